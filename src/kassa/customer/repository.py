@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, false, func, or_
+
+from kassa.customer.schemas import CustomerListFilters
+from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
+from kassa.models import Customer
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+
+
+class CustomerRepository(TenantRepository[Customer]):
+    """Customers of an organization; deleted customers are invisible to every query."""
+
+    model = Customer
+
+    def scoped(self, organization_id: uuid.UUID) -> Select[tuple[Customer]]:
+        return super().scoped(organization_id).where(Customer.deleted_at.is_(None))
+
+    async def get_by_external_id(
+        self, organization_id: uuid.UUID, external_id: str, *, for_update: bool = False
+    ) -> Customer | None:
+        statement = self.scoped(organization_id).where(Customer.external_id == external_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def email_taken(
+        self, organization_id: uuid.UUID, email: str, *, except_id: uuid.UUID | None = None
+    ) -> bool:
+        statement = self.scoped(organization_id).where(func.lower(Customer.email) == email.lower())
+        if except_id is not None:
+            statement = statement.where(Customer.id != except_id)
+        return (await self.session.execute(statement.limit(1))).first() is not None
+
+    async def external_id_taken(self, organization_id: uuid.UUID, external_id: str) -> bool:
+        return await self.get_by_external_id(organization_id, external_id) is not None
+
+    def filtered(
+        self, organization_id: uuid.UUID, filters: CustomerListFilters, sorting: Sequence[str]
+    ) -> Select[tuple[Customer]]:
+        statement = self.scoped(organization_id)
+        if filters.organization_id is not None:
+            statement = statement.where(Customer.organization_id.in_(filters.organization_id))
+        if filters.email is not None:
+            statement = statement.where(func.lower(Customer.email) == filters.email.lower())
+        if filters.query:
+            pattern = _like(filters.query)
+            statement = statement.where(
+                or_(
+                    Customer.email.ilike(pattern, escape="\\"),
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.external_id.ilike(pattern, escape="\\"),
+                )
+            )
+        if filters.active:
+            # Active means holding a trialing, active or past-due subscription; there are no
+            # subscriptions yet, so no customer is active.
+            statement = statement.where(false())
+        statement = statement.where(*metadata_filter(Customer.user_metadata, filters.metadata))
+        return apply_sorting(
+            statement,
+            sorting,
+            {"created_at": Customer.created_at, "email": Customer.email, "name": Customer.name},
+            Customer.id,
+        )

@@ -1,0 +1,69 @@
+"""Engine and sessions. Services receive an ``AsyncSession`` and only flush; the request
+transaction (``kit.transaction``) or a job wrapper commits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from kassa.config import Settings
+
+
+def async_database_url(url: str) -> str:
+    """Accept ``postgres://``, ``postgresql://`` or ``postgresql+asyncpg://`` and use asyncpg."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        async_database_url(url),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.database_statement_timeout_ms),
+                "timezone": "UTC",
+                "application_name": "kassa",
+            }
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def session_scope(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work outside a request (CLI, jobs): commit on success, roll back on error."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def get_db_session(request: Request) -> AsyncSession:
+    """The request's session; ``TransactionMiddleware`` owns its commit or rollback."""
+    from kassa.kit.transaction import request_transaction
+
+    return request_transaction(request.scope).session()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db_session)]

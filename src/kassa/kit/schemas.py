@@ -1,0 +1,66 @@
+"""Base classes and shared field types for API schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, StringConstraints(min_length=1, max_length=500)] | int | float | bool
+MetadataInput = Annotated[
+    dict[MetadataKey, MetadataValue],
+    Field(
+        max_length=50,
+        description="Key-value object to store additional information. Up to 50 keys; keys up "
+        "to 40 characters; values are strings (up to 500 characters), integers, floats or "
+        "booleans.",
+    ),
+]
+MetadataOutput = dict[str, str | int | float | bool]
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character hides in request data (PostgreSQL text cannot store it)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_path(key, path) or _nul_path(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+
+class InputSchema(Schema):
+    """Request bodies: unknown fields are ignored, strings are stripped and NUL-free."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        path = _nul_path(value)
+        if path is not None:
+            raise ValueError(f"{path or 'value'} must not contain NUL characters")
+        return value
+
+
+class TimestampedSchema(Schema):
+    created_at: datetime = Field(description="Creation timestamp of the object.")
+    modified_at: datetime | None = Field(description="Last modification timestamp of the object.")
+
+
+class IDSchema(Schema):
+    id: uuid.UUID = Field(description="The ID of the object.")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, false, func, select
+
+from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
+from kassa.models import Product, ProductPrice
+from kassa.product.schemas import ProductListFilters
+
+
+class ProductRepository(TenantRepository[Product]):
+    model = Product
+
+    def filtered(
+        self, organization_id: uuid.UUID, filters: ProductListFilters, sorting: Sequence[str]
+    ) -> Select[tuple[Product]]:
+        statement = self.scoped(organization_id)
+        if filters.id is not None:
+            statement = statement.where(Product.id.in_(filters.id))
+        if filters.organization_id is not None:
+            statement = statement.where(Product.organization_id.in_(filters.organization_id))
+        if filters.query:
+            escaped = filters.query.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            statement = statement.where(Product.name.ilike(f"%{escaped}%", escape="\\"))
+        if filters.is_archived is not None:
+            statement = statement.where(Product.is_archived.is_(filters.is_archived))
+        if filters.is_recurring is not None:
+            recurring = Product.recurring_interval.is_not(None)
+            statement = statement.where(recurring if filters.is_recurring else ~recurring)
+        if filters.benefit_id:
+            # Benefits are not attached to products yet, so no product grants one.
+            statement = statement.where(false())
+        if filters.visibility:
+            statement = statement.where(
+                Product.visibility.in_([str(v) for v in filters.visibility])
+            )
+        statement = statement.where(*metadata_filter(Product.user_metadata, filters.metadata))
+        return apply_sorting(
+            statement,
+            sorting,
+            {
+                "created_at": Product.created_at,
+                "name": Product.name,
+                "price_amount_type": _first_price(ProductPrice.amount_type),
+                "price_amount": _first_price(
+                    func.coalesce(ProductPrice.price_amount, ProductPrice.minimum_amount)
+                ),
+            },
+            Product.id,
+        )
+
+    async def get_price(self, product_id: uuid.UUID, price_id: uuid.UUID) -> ProductPrice | None:
+        statement = select(ProductPrice).where(
+            ProductPrice.product_id == product_id, ProductPrice.id == price_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+def _first_price(column: object) -> object:
+    """The value of ``column`` on a product's earliest active price, for sorting."""
+    return (
+        select(column)
+        .where(ProductPrice.product_id == Product.id, ProductPrice.is_archived.is_(False))
+        .order_by(ProductPrice.created_at)
+        .limit(1)
+        .correlate(Product)
+        .scalar_subquery()
+    )

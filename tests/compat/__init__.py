@@ -1,0 +1,1 @@
+"""Conformance tests: the official Polar SDKs against a live Kassa server."""

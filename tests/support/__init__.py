@@ -1,0 +1,1 @@
+"""Helpers shared by test suites: live Kassa processes and their CLI."""
