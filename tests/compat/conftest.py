@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from support.live_server import LiveKassa, OrgCredentials, create_organization, start_kassa
-
-
-# TRIAL-ONLY fallback until tests/conftest.py provides `database_url`; remove before finishing.
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    url = os.environ.get("KASSA_TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("KASSA_TEST_DATABASE_URL is not set")
-    return url
+from tests.support.live_server import LiveKassa, OrgCredentials, create_organization, start_kassa
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ def sdk_python(generation: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = subprocess.run(
             ["bash", str(ENVS_SCRIPT), generation],
+            env={"KASSA_COMPAT_PYTHON": sys.executable, **os.environ},
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT,

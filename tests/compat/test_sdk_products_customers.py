@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from support.live_server import LiveKassa, OrgCredentials
-
-from .sdk_envs import GENERATIONS, run_driver
+from tests.compat.sdk_envs import GENERATIONS, run_driver
+from tests.support.live_server import LiveKassa, OrgCredentials
 
 pytestmark = [pytest.mark.compat, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -63,8 +63,24 @@ def mask_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDict)
     return event_dict
 
 
-class _RootHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler `configure_logging` owns, so a second call can replace it."""
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes each record to whatever ``sys.stderr`` is at that moment.
+
+    Like `logging.lastResort`, so that replacing ``sys.stderr`` (pytest's
+    capture does, per test phase) never leaves it writing to a closed stream.
+    Being its own class also lets a second `configure_logging` find it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
 
 
 def _level_number(level: str) -> int:
@@ -78,14 +94,16 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     """Route structlog and stdlib logging through one renderer on stderr.
 
     Safe to call more than once: the handler installed by a previous call is
-    replaced, not duplicated, and it picks up the current ``sys.stderr``.
+    replaced, not duplicated.
     """
-    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp")
+    root_level = _level_number(level)
+    # Masking happens before a record reaches any handler, not only ours.
     common: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
-        timestamper,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        mask_secrets,
     ]
     renderer: list[Processor] = (
         [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
@@ -108,23 +126,22 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
 
-    handler = _RootHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=common,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                mask_secrets,
                 *renderer,
             ],
         )
     )
 
     root = logging.getLogger()
-    for existing in [h for h in root.handlers if isinstance(h, _RootHandler)]:
+    for existing in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(_level_number(level))
+    root.setLevel(root_level)
 
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)

@@ -132,7 +132,7 @@ class RequestContextMiddleware:
             status = 500
             raise
         finally:
-            duration = (finished_at or time.perf_counter()) - started_at
+            duration = (time.perf_counter() if finished_at is None else finished_at) - started_at
             in_progress.dec()
             route = route_template(scope, root_path)
             HTTP_REQUESTS.labels(method, route, str(status)).inc()

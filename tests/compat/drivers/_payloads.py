@@ -1,66 +1,72 @@
-"""Request bodies shared by both SDK generations, so they exercise the same data."""
+"""The values both SDK generations send, so they exercise the same data.
+
+Each driver builds its own SDK's typed request objects from these.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-FIXED_PRICE: dict[str, Any] = {
-    "amount_type": "fixed",
-    "price_amount": 1500,
-    "price_currency": "usd",
-}
-CUSTOM_PRICE: dict[str, Any] = {
-    "amount_type": "custom",
-    "price_currency": "usd",
-    "minimum_amount": 500,
-    "maximum_amount": 10000,
-    "preset_amount": 1200,
-}
-PRODUCT_METADATA: dict[str, str | int | bool] = {"source": "compat", "seats": 3, "beta": True}
-UPDATED_METADATA: dict[str, str | int | bool] = {"source": "compat", "tier": "gold"}
-CUSTOMER_METADATA: dict[str, str | int | bool] = {"plan": "team", "seats": 5, "vip": False}
-BILLING_ADDRESS: dict[str, str] = {
-    "line1": "1 Rue de Rivoli",
-    "postal_code": "75001",
-    "city": "Paris",
-    "country": "FR",
-}
-UPDATED_BILLING_ADDRESS: dict[str, str] = {
-    "line1": "Unter den Linden 1",
-    "postal_code": "10117",
-    "city": "Berlin",
-    "country": "DE",
-}
+FIXED_AMOUNT = 1500
+CUSTOM_MINIMUM = 500
+CUSTOM_MAXIMUM = 10_000
+CUSTOM_PRESET = 1200
+NEGATIVE_AMOUNT = -5
+SHORT_NAME = "x"
+INVALID_EMAIL = "not-an-email"
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
+ONE_TIME_DESCRIPTION = "A one-time purchase created by the SDK conformance driver."
+UPDATED_DESCRIPTION = "Updated description"
+PRODUCT_METADATA: dict[str, str | int | float | bool] = {
+    "source": "compat",
+    "seats": 3,
+    "beta": True,
+}
+UPDATED_METADATA: dict[str, str | int | float | bool] = {"source": "compat", "tier": "gold"}
+CUSTOMER_METADATA: dict[str, str | int | float | bool] = {"plan": "team", "seats": 5, "vip": False}
+UPDATED_CUSTOMER_METADATA: dict[str, str | int | float | bool] = {"plan": "enterprise"}
+UPDATED_CUSTOMER_NAME = "Renamed Customer"
 
-def one_time_product(run_id: str) -> dict[str, Any]:
-    return {
-        "name": f"Compat one-time {run_id}",
-        "description": "A one-time purchase created by the SDK conformance driver.",
-        "prices": [dict(FIXED_PRICE)],
-        "metadata": dict(PRODUCT_METADATA),
-    }
-
-
-def recurring_custom_product(run_id: str) -> dict[str, Any]:
-    return {
-        "name": f"Compat monthly {run_id}",
-        "description": None,
-        "recurring_interval": "month",
-        "prices": [dict(CUSTOM_PRICE)],
-    }
+# Billing addresses as sent; the drivers compare every key on the way back.
+PARIS = {"line1": "1 Rue de Rivoli", "postal_code": "75001", "city": "Paris"}
+BERLIN = {"line1": "Unter den Linden 1", "postal_code": "10117", "city": "Berlin"}
 
 
-def customer(run_id: str) -> dict[str, Any]:
-    return {
-        "email": f"compat-{run_id}@example.com",
-        "name": f"Compat Customer {run_id}",
-        "external_id": f"ext-{run_id}",
-        "metadata": dict(CUSTOMER_METADATA),
-        "billing_address": dict(BILLING_ADDRESS),
-    }
+@dataclass(frozen=True)
+class Names:
+    """Per-run names, so runs against a shared server never collide."""
 
+    run_id: str
 
-def second_customer(run_id: str) -> dict[str, Any]:
-    return {"email": f"compat-second-{run_id}@example.com"}
+    @property
+    def one_time(self) -> str:
+        return f"Compat one-time {self.run_id}"
+
+    @property
+    def monthly(self) -> str:
+        return f"Compat monthly {self.run_id}"
+
+    @property
+    def renamed(self) -> str:
+        return f"Compat renamed {self.run_id}"
+
+    @property
+    def email(self) -> str:
+        return f"compat-{self.run_id}@example.com"
+
+    @property
+    def second_email(self) -> str:
+        return f"compat-second-{self.run_id}@example.com"
+
+    @property
+    def customer(self) -> str:
+        return f"Compat Customer {self.run_id}"
+
+    @property
+    def external_id(self) -> str:
+        return f"ext-{self.run_id}"
+
+    @property
+    def missing_external_id(self) -> str:
+        return f"missing-{self.run_id}"

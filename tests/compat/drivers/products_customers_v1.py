@@ -72,6 +72,16 @@ def products(d: Driver, polar: Polar) -> list[str]:
         walked = [item.id for item in polar.products.iter_list(limit=1)]
         d.equal(walked, expected_order, "product ids from products.iter_list(limit=1)")
 
+    if d.organization_id:
+        with d.step("Polar(organization_id=...) sends the Polar-Organization header"):
+            scoped = Polar(
+                d.token, base_url=d.base_url, timeout=30.0, organization_id=d.organization_id
+            )
+            with scoped:
+                scoped._client._client.event_hooks["response"].append(d.on_response)
+                ids = [item.id for item in scoped.products.list(limit=10).items]
+            d.equal(ids, expected_order, "product ids listed with Polar-Organization")
+
     with d.step("products.get by id"):
         fetched = polar.products.get(one_time.id)
         d.equal(fetched.id, one_time.id, "fetched product id")

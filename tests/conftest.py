@@ -1,0 +1,163 @@
+"""Shared fixtures: a real PostgreSQL database for the whole run, the app, and tenants.
+
+The database is ``KASSA_TEST_DATABASE_URL``'s server when set (a fresh database is created on
+it for each run and each xdist worker), else an embedded PostgreSQL kept under ``.cache/``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa import migrate
+from kassa.app import create_app
+from kassa.auth import service as auth_service
+from kassa.auth.scopes import ALL_SCOPES, Scope
+from kassa.config import Settings
+from kassa.kit.db import async_database_url, create_engine, session_scope
+from kassa.organization import service as organization_service
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET_KEY = "test-secret-key-" + "k" * 32
+
+
+def _server_url() -> str:
+    configured = os.environ.get("KASSA_TEST_DATABASE_URL")
+    if configured:
+        return async_database_url(configured)
+    from kassa.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(REPO_ROOT / ".cache" / "test-postgres", database="postgres")
+
+
+def _libpq_kwargs(url: str) -> dict[str, object]:
+    parsed = make_url(url)
+    kwargs: dict[str, object] = {
+        "user": parsed.username or "postgres",
+        "database": parsed.database or "postgres",
+    }
+    host = parsed.query.get("host") or parsed.host
+    if host:
+        kwargs["host"] = host
+    if parsed.port:
+        kwargs["port"] = parsed.port
+    if parsed.password:
+        kwargs["password"] = parsed.password
+    return kwargs
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh, migrated database (``postgresql+asyncpg://...``) for this test run."""
+    import asyncio
+
+    server = _server_url()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"kassa_test_{worker}_{secrets.token_hex(4)}"
+    admin = _libpq_kwargs(server)
+
+    async def create() -> None:
+        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        engine = create_engine(url, Settings(secret_key=TEST_SECRET_KEY))
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(create())
+    yield url
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        env="test",
+        secret_key=TEST_SECRET_KEY,
+        data_dir=tmp_path_factory.mktemp("kassa-data"),
+        log_json=True,
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, database_url)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return maker
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kassa.test") as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class Tenant:
+    organization_id: uuid.UUID
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+TenantFactory = Callable[..., Awaitable[Tenant]]
+
+
+@pytest.fixture
+def make_tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantFactory:
+    """Create an organization with a token (every scope unless ``scopes`` is given)."""
+
+    async def factory(scopes: frozenset[Scope] = ALL_SCOPES, **token: object) -> Tenant:
+        async with session_scope(sessionmaker) as session:
+            organization = await organization_service.create_organization(
+                session, f"Org {secrets.token_hex(3)}"
+            )
+            _, raw = await auth_service.create_token(
+                session,
+                organization.id,
+                comment="test",
+                scopes=scopes,
+                expires_in=token.get("expires_in"),  # type: ignore[arg-type]
+                secret_key=TEST_SECRET_KEY.encode(),
+            )
+        return Tenant(organization.id, raw)
+
+    return factory
+
+
+@pytest_asyncio.fixture
+async def tenant(make_tenant: TenantFactory) -> Tenant:
+    return await make_tenant()
