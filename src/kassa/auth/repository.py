@@ -13,7 +13,7 @@ from kassa.models import OrganizationAccessToken
 class OrganizationAccessTokenRepository(TenantRepository[OrganizationAccessToken]):
     model = OrganizationAccessToken
 
-    def scoped(self, organization_id: uuid.UUID) -> Select[tuple[OrganizationAccessToken]]:
+    def scoped(self, organization_id: uuid.UUID) -> Select[OrganizationAccessToken]:
         return super().scoped(organization_id).where(OrganizationAccessToken.revoked_at.is_(None))
 
     async def get_by_hash(self, token_hash: bytes) -> OrganizationAccessToken | None:

@@ -19,6 +19,7 @@ from kassa.customer.schemas import (
 )
 from kassa.customer.serialize import customer_schema
 from kassa.kit.db import DbSession
+from kassa.kit.errors import not_found_response
 from kassa.kit.filters import MetadataQuery
 from kassa.kit.pagination import ListResource, PaginationQuery
 
@@ -28,7 +29,7 @@ CustomersRead = Annotated[
     AuthSubject, Depends(Authorize(Scope.customers_read, Scope.customers_write))
 ]
 CustomersWrite = Annotated[AuthSubject, Depends(Authorize(Scope.customers_write))]
-NOT_FOUND = {404: {"description": "Customer not found."}}
+NOT_FOUND = not_found_response("Customer")
 Anonymize = Annotated[
     bool,
     Query(description="Also replace the customer's personal data with pseudonyms (GDPR)."),

@@ -19,7 +19,7 @@ class CustomerRepository(TenantRepository[Customer]):
 
     model = Customer
 
-    def scoped(self, organization_id: uuid.UUID) -> Select[tuple[Customer]]:
+    def scoped(self, organization_id: uuid.UUID) -> Select[Customer]:
         return super().scoped(organization_id).where(Customer.deleted_at.is_(None))
 
     async def get_by_external_id(
@@ -43,7 +43,7 @@ class CustomerRepository(TenantRepository[Customer]):
 
     def filtered(
         self, organization_id: uuid.UUID, filters: CustomerListFilters, sorting: Sequence[str]
-    ) -> Select[tuple[Customer]]:
+    ) -> Select[Customer]:
         statement = self.scoped(organization_id)
         if filters.organization_id is not None:
             statement = statement.where(Customer.organization_id.in_(filters.organization_id))

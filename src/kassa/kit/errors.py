@@ -7,11 +7,12 @@ Bodies follow the contract: ``{"error": "<Name>", "detail": "..."}``, and 422 re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -60,6 +61,16 @@ class Conflict(KassaError):
     error = "Conflict"
 
 
+def not_found_response(resource: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of an operation's 404."""
+    return {404: {"description": f"{resource} not found.", "model": ResourceNotFoundBody}}
+
+
+class ResourceNotFoundBody(BaseModel):
+    error: Literal["ResourceNotFound"] = "ResourceNotFound"
+    detail: str
+
+
 class ServiceUnavailable(KassaError):
     status_code = 503
     error = "ServiceUnavailable"
@@ -77,7 +88,7 @@ class ValidationFailed(KassaError):
 
     @classmethod
     def field(
-        cls, loc: Sequence[str | int], msg: str, type_: str = "value_error", input_: Any = None
+        cls, loc: Sequence[str | int], msg: str, input_: Any = None, type_: str = "value_error"
     ) -> ValidationFailed:
         return cls([{"loc": list(loc), "msg": msg, "type": type_, "input": input_}])
 
@@ -142,7 +153,21 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette answers unhandled errors outside every middleware; keep the request id visible
+    # so a report of this 500 can be matched to its log line.
+    request_id = getattr(request.state, "request_id", None) or request.scope.get("state", {}).get(
+        "request_id"
+    )
+    return JSONResponse(
+        {"error": "InternalServerError", "detail": "An unexpected error occurred."},
+        status_code=500,
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

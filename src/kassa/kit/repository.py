@@ -28,9 +28,9 @@ class TenantRepository(Generic[M]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def scoped(self, organization_id: uuid.UUID) -> Select[tuple[M]]:
+    def scoped(self, organization_id: uuid.UUID) -> Select[M]:
         """Every query for tenant rows starts here."""
-        statement: Select[tuple[M]] = select(self.model).where(
+        statement: Select[M] = select(self.model).where(
             self.model.organization_id == organization_id
         )
         return statement
@@ -45,7 +45,7 @@ class TenantRepository(Generic[M]):
         return result
 
     async def paginate(
-        self, statement: Select[tuple[M]], params: PaginationParams
+        self, statement: Select[M], params: PaginationParams
     ) -> tuple[Sequence[M], int]:
         total = await self.session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
@@ -60,11 +60,11 @@ class TenantRepository(Generic[M]):
 
 
 def apply_sorting(
-    statement: Select[tuple[M]],
+    statement: Select[M],
     sorting: Sequence[str],
     columns: dict[str, InstrumentedAttribute[Any] | Any],
     tiebreaker: InstrumentedAttribute[Any],
-) -> Select[tuple[M]]:
+) -> Select[M]:
     """Order by ``name`` / ``-name`` criteria (validated by the endpoint's enum)."""
     for criterion in sorting:
         descending = criterion.startswith("-")

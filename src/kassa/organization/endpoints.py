@@ -9,6 +9,7 @@ from kassa.auth.dependencies import Authorize
 from kassa.auth.scopes import Scope
 from kassa.auth.service import AuthSubject
 from kassa.kit.db import DbSession
+from kassa.kit.errors import not_found_response
 from kassa.kit.pagination import ListResource, PaginationQuery
 from kassa.organization import service
 from kassa.organization.schemas import Organization, OrganizationSortProperty, organization_schema
@@ -40,7 +41,7 @@ async def list_organizations(
 @router.get(
     "/{id}",
     summary="Get Organization",
-    responses={404: {"description": "Organization not found."}},
+    responses=not_found_response("Organization"),
 )
 async def get_organization(
     id: uuid.UUID, subject: OrganizationsRead, session: DbSession

@@ -9,6 +9,7 @@ from kassa.auth.dependencies import Authorize
 from kassa.auth.scopes import Scope
 from kassa.auth.service import AuthSubject, organization_for
 from kassa.kit.db import DbSession
+from kassa.kit.errors import not_found_response
 from kassa.kit.filters import MetadataQuery
 from kassa.kit.pagination import ListResource, PaginationQuery
 from kassa.product import service
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1/products", tags=["products"])
 
 ProductsRead = Annotated[AuthSubject, Depends(Authorize(Scope.products_read, Scope.products_write))]
 ProductsWrite = Annotated[AuthSubject, Depends(Authorize(Scope.products_write))]
-NOT_FOUND = {404: {"description": "Product not found."}}
+NOT_FOUND = not_found_response("Product")
 
 
 @router.get("/", summary="List Products")

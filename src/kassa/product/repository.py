@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, false, func, select
 
 from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
 from kassa.models import Product, ProductPrice
@@ -15,7 +16,7 @@ class ProductRepository(TenantRepository[Product]):
 
     def filtered(
         self, organization_id: uuid.UUID, filters: ProductListFilters, sorting: Sequence[str]
-    ) -> Select[tuple[Product]]:
+    ) -> Select[Product]:
         statement = self.scoped(organization_id)
         if filters.id is not None:
             statement = statement.where(Product.id.in_(filters.id))
@@ -43,7 +44,7 @@ class ProductRepository(TenantRepository[Product]):
             {
                 "created_at": Product.created_at,
                 "name": Product.name,
-                "price_amount_type": _first_price(ProductPrice.amount_type),
+                "price_amount_type": _first_price(ProductPrice.amount_type.expression),
                 "price_amount": _first_price(
                     func.coalesce(ProductPrice.price_amount, ProductPrice.minimum_amount)
                 ),
@@ -58,7 +59,7 @@ class ProductRepository(TenantRepository[Product]):
         return (await self.session.execute(statement)).scalar_one_or_none()
 
 
-def _first_price(column: object) -> object:
+def _first_price(column: ColumnElement[Any]) -> ScalarSelect[Any]:
     """The value of ``column`` on a product's earliest active price, for sorting."""
     return (
         select(column)

@@ -192,6 +192,10 @@ class Product(IDSchema, TimestampedSchema):
     is_archived: bool
     organization_id: uuid.UUID
     metadata: MetadataOutput = Field(validation_alias="user_metadata")
+    is_deletable: bool = Field(
+        description="Whether the product can be permanently deleted: not once an order, "
+        "subscription or discount refers to it."
+    )
     prices: list[ProductPrice]
     benefits: list[dict[str, Any]] = Field(default_factory=list)
     medias: list[dict[str, Any]] = Field(default_factory=list)

@@ -30,6 +30,8 @@ def product_schema(product: ProductModel) -> Product:
             "is_archived": product.is_archived,
             "organization_id": product.organization_id,
             "user_metadata": product.user_metadata,
+            # Nothing can refer to a product yet: orders, subscriptions and discounts come later.
+            "is_deletable": True,
             "prices": prices,
         }
     )

@@ -174,6 +174,6 @@ async def _replace_prices(
             kept.append(row)
     _check_one_price_per_currency(kept, "prices")
     kept_ids = {price.id for price in kept if price.id is not None}
-    for price in product.prices:
-        if price.id not in kept_ids and not price.is_archived:
-            price.is_archived = True
+    for current in product.prices:
+        if current.id not in kept_ids and not current.is_archived:
+            current.is_archived = True

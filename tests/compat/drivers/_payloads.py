@@ -28,10 +28,6 @@ CUSTOMER_METADATA: dict[str, str | int | float | bool] = {"plan": "team", "seats
 UPDATED_CUSTOMER_METADATA: dict[str, str | int | float | bool] = {"plan": "enterprise"}
 UPDATED_CUSTOMER_NAME = "Renamed Customer"
 
-# Billing addresses as sent; the drivers compare every key on the way back.
-PARIS = {"line1": "1 Rue de Rivoli", "postal_code": "75001", "city": "Paris"}
-BERLIN = {"line1": "Unter den Linden 1", "postal_code": "10117", "city": "Berlin"}
-
 
 @dataclass(frozen=True)
 class Names:
