@@ -23,6 +23,7 @@ from kassa.observability.metrics import metrics_endpoint
 from kassa.observability.middleware import RequestContextMiddleware
 from kassa.organization.endpoints import router as organizations_router
 from kassa.product.endpoints import router as products_router
+from kassa.webhook.endpoints import router as webhooks_router
 
 API_DESCRIPTION = (
     "Kassa serves the Polar API (version 2026-10) for the resources it implements, so the "
@@ -65,6 +66,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         access_tokens_router,
         products_router,
         customers_router,
+        webhooks_router,
     ):
         app.include_router(router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

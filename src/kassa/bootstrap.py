@@ -14,7 +14,7 @@ from kassa.kit.db import session_scope
 from kassa.organization import service as organization_service
 from kassa.organization.repository import OrganizationRepository
 
-DEMO_TOKEN_FILE = "demo_token"  # noqa: S105 - a file name
+DEMO_TOKEN_FILE = "demo_token"
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,9 +73,16 @@ def migrate() -> None:
 @click.option("--host", default=None, help="Interface to listen on (default KASSA_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default KASSA_PORT, 8000).")
 @click.option("--migrate/--no-migrate", "run_migrations", default=True, show_default=True)
-def serve(host: str | None, port: int | None, run_migrations: bool) -> None:
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=None,
+    help="Also run the job worker in this process (default: on with the embedded database).",
+)
+def serve(
+    host: str | None, port: int | None, run_migrations: bool, with_worker: bool | None
+) -> None:
     """Run the API server. Without DATABASE_URL, on an embedded PostgreSQL."""
-    import uvicorn
 
     from kassa import migrate as migrations
     from kassa.app import create_app
@@ -102,8 +109,18 @@ def serve(host: str | None, port: int | None, run_migrations: bool) -> None:
 
     demo_token = asyncio.run(prepare())
     _print_banner(settings, demo_token)
-    uvicorn.run(
-        create_app(settings, url),
+    in_process_worker = settings.embedded_database if with_worker is None else with_worker
+    asyncio.run(_serve(create_app(settings, url), settings, url, in_process_worker))
+
+
+async def _serve(app: object, settings: Settings, url: str, with_worker: bool) -> None:
+    """uvicorn, and the job worker beside it on the same event loop when asked."""
+    import uvicorn
+
+    from kassa.jobs.worker import Worker
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -111,6 +128,14 @@ def serve(host: str | None, port: int | None, run_migrations: bool) -> None:
         server_header=False,
         timeout_graceful_shutdown=20,
     )
+    worker = Worker(url, settings, concurrency=settings.worker_concurrency) if with_worker else None
+    worker_task = asyncio.create_task(worker.run()) if worker else None
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        if worker is not None and worker_task is not None:
+            worker.stop()
+            await worker_task
 
 
 def _print_banner(settings: Settings, demo_token: str | None) -> None:
@@ -239,3 +264,9 @@ def revoke_token(organization_id: uuid.UUID, token_id: uuid.UUID) -> None:
 
     _with_sessionmaker(get_settings(), work)
     click.echo(f"Revoked {token_id}")
+
+
+from kassa.jobs.cli import jobs, worker  # noqa: E402
+
+main.add_command(worker)
+main.add_command(jobs)

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     database_statement_timeout_ms: int = 30_000
     idempotency_key_ttl_hours: int = 24
     demo_organization: bool = True
+    worker_concurrency: int = 10
+    worker_batch_size: int = 10
+    job_heartbeat_timeout_seconds: float = 30.0
+    job_modules: list[str] = Field(default_factory=list)  # extra modules defining jobs
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = 10.0
+    webhooks_disable_after_failed_events: int = 10
 
     @field_validator("database_url", "redis_url", "public_url", mode="before")
     @classmethod

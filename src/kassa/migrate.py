@@ -45,7 +45,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
         if exists is None:
             return None
-        return await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        return str(revision) if revision is not None else None
 
 
 async def is_current(engine: AsyncEngine) -> bool:

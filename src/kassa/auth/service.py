@@ -11,7 +11,7 @@ from kassa.auth.repository import OrganizationAccessTokenRepository
 from kassa.auth.scopes import Scope
 from kassa.auth.tokens import generate_token, hash_token, looks_like_token
 from kassa.kit.clock import utc_now
-from kassa.kit.errors import NotPermitted, ResourceNotFound, ValidationFailed
+from kassa.kit.errors import NotPermitted, ValidationFailed
 from kassa.kit.pagination import PaginationParams
 from kassa.kit.repository import apply_sorting
 from kassa.models import OrganizationAccessToken
@@ -102,12 +102,9 @@ async def list_tokens(
 async def get_token(
     session: AsyncSession, organization_id: uuid.UUID, token_id: uuid.UUID
 ) -> OrganizationAccessToken:
-    row = await OrganizationAccessTokenRepository(session).get(
+    return await OrganizationAccessTokenRepository(session).get_or_404(
         organization_id, token_id, for_update=True
     )
-    if row is None:
-        raise ResourceNotFound()
-    return row
 
 
 async def update_token(

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 
-TOKEN_PREFIX = "kassa_oat_"  # noqa: S105 - a prefix, not a secret
+TOKEN_PREFIX = "kassa_oat_"
 
 
 def generate_token() -> str:

@@ -77,7 +77,9 @@ async def create_customer(
     return customer_schema(await service.create_customer(session, organization_id, body))
 
 
-@router.get("/external/{external_id}", summary="Get Customer by External ID", responses=NOT_FOUND)
+@router.get(
+    "/external/{external_id:path}", summary="Get Customer by External ID", responses=NOT_FOUND
+)
 async def get_customer_external(
     external_id: str, subject: CustomersRead, session: DbSession
 ) -> Customer:
@@ -89,7 +91,7 @@ async def get_customer_external(
 
 
 @router.patch(
-    "/external/{external_id}", summary="Update Customer by External ID", responses=NOT_FOUND
+    "/external/{external_id:path}", summary="Update Customer by External ID", responses=NOT_FOUND
 )
 async def update_customer_external(
     external_id: str, body: CustomerUpdateExternalID, subject: CustomersWrite, session: DbSession
@@ -102,7 +104,7 @@ async def update_customer_external(
 
 
 @router.delete(
-    "/external/{external_id}",
+    "/external/{external_id:path}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete Customer by External ID",
     responses=NOT_FOUND,

@@ -15,6 +15,7 @@ from kassa.kit.schemas import (
     MetadataOutput,
     Schema,
     TimestampedSchema,
+    invalid,
 )
 
 
@@ -57,7 +58,7 @@ class CustomerCreate(InputSchema):
     @model_validator(mode="after")
     def _email_for_individuals(self) -> CustomerCreate:
         if self.type == CustomerType.individual and self.email is None:
-            raise ValueError("email is required for an individual customer")
+            raise invalid("email", "is required for an individual customer")
         return self
 
 

@@ -16,14 +16,27 @@ from kassa.customer.schemas import (
     CustomerUpdate,
     CustomerUpdateExternalID,
 )
+from kassa.customer.serialize import customer_schema
 from kassa.customer.tax_id import InvalidTaxID, parse_tax_id
 from kassa.kit.address import AddressInput
 from kassa.kit.clock import utc_now
 from kassa.kit.errors import ResourceNotFound, ValidationFailed
 from kassa.kit.pagination import PaginationParams
 from kassa.models import Customer
+from kassa.webhook import service as webhook_service
+from kassa.webhook.schemas import WebhookEventType
 
 _UNIQUE_FIELDS = {"uq_customers_org_email": "email", "uq_customers_org_external_id": "external_id"}
+
+
+async def _emit(session: AsyncSession, event_type: WebhookEventType, customer: Customer) -> None:
+    await webhook_service.emit(
+        session,
+        customer.organization_id,
+        event_type,
+        f"customer:{customer.id}",
+        customer_schema(customer),
+    )
 
 
 def _taken(field: str, value: Any) -> ValidationFailed:
@@ -83,6 +96,7 @@ async def create_customer(
     )
     session.add(customer)
     await _flush(session, body.model_dump())
+    await _emit(session, WebhookEventType.customer_created, customer)
     return customer
 
 
@@ -100,10 +114,9 @@ async def list_customers(
 async def get_customer(
     session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, *, lock: bool = False
 ) -> Customer:
-    customer = await CustomerRepository(session).get(organization_id, customer_id, for_update=lock)
-    if customer is None:
-        raise ResourceNotFound()
-    return customer
+    return await CustomerRepository(session).get_or_404(
+        organization_id, customer_id, for_update=lock
+    )
 
 
 async def get_customer_by_external_id(
@@ -150,6 +163,7 @@ async def update_customer(
     if isinstance(body, CustomerUpdate):
         _update_identity(customer, body)
     await _flush(session, body.model_dump())
+    await _emit(session, WebhookEventType.customer_updated, customer)
     return customer
 
 
@@ -188,3 +202,4 @@ async def delete_customer(session: AsyncSession, customer: Customer, *, anonymiz
             customer.billing_name = _pseudonym(customer.billing_name)
         customer.billing_address = None
     await session.flush()
+    await _emit(session, WebhookEventType.customer_deleted, customer)

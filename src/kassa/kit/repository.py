@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from kassa.kit.errors import ResourceNotFound
 from kassa.kit.pagination import PaginationParams
 
 
@@ -43,6 +44,15 @@ class TenantRepository(Generic[M]):
             statement = statement.with_for_update()
         result: M | None = (await self.session.execute(statement)).scalar_one_or_none()
         return result
+
+    async def get_or_404(
+        self, organization_id: uuid.UUID, id: uuid.UUID, *, for_update: bool = False
+    ) -> M:
+        """The row, or the contract's 404 (also when it belongs to another organization)."""
+        row = await self.get(organization_id, id, for_update=for_update)
+        if row is None:
+            raise ResourceNotFound()
+        return row
 
     async def paginate(
         self, statement: Select[M], params: PaginationParams

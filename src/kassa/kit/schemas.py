@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 MetadataValue = Annotated[str, StringConstraints(min_length=1, max_length=500)] | int | float | bool
@@ -22,18 +30,33 @@ MetadataInput = Annotated[
 MetadataOutput = dict[str, str | int | float | bool]
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
+def invalid(loc: str | tuple[str | int, ...], message: str, value: Any = None) -> ValidationError:
+    """An error for a model validator to raise that names the offending field (pydantic
+    prefixes it with the model's own location), instead of pointing at the whole body."""
+    return ValidationError.from_exception_data(
+        "invalid",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", message),
+                loc=(loc,) if isinstance(loc, str) else loc,
+                input=value,
+            )
+        ],
+    )
+
+
+def _nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
     """Where a NUL character hides in request data (PostgreSQL text cannot store it)."""
     if isinstance(value, str):
         return path if "\x00" in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _nul_path(key, path) or _nul_path(item, f"{path}.{key}" if path else str(key))
+            found = _nul_path(key, path) or _nul_path(item, (*path, str(key)))
             if found is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
+            found = _nul_path(item, (*path, index))
             if found is not None:
                 return found
     return None
@@ -53,7 +76,7 @@ class InputSchema(Schema):
     def _no_nul_characters(cls, value: Any) -> Any:
         path = _nul_path(value)
         if path is not None:
-            raise ValueError(f"{path or 'value'} must not contain NUL characters")
+            raise invalid(path, "must not contain NUL characters")
         return value
 
 

@@ -14,6 +14,7 @@ from kassa.kit.schemas import (
     MetadataOutput,
     Schema,
     TimestampedSchema,
+    invalid,
 )
 
 
@@ -73,12 +74,14 @@ class ProductPriceCustomCreate(_PriceCreateBase):
     @model_validator(mode="after")
     def _bounds(self) -> ProductPriceCustomCreate:
         if self.maximum_amount is not None and self.maximum_amount < self.minimum_amount:
-            raise ValueError("maximum_amount must be at least minimum_amount")
+            raise invalid("maximum_amount", "must be at least minimum_amount", self.maximum_amount)
         if self.preset_amount is not None:
             if self.preset_amount < self.minimum_amount:
-                raise ValueError("preset_amount must be at least minimum_amount")
+                raise invalid(
+                    "preset_amount", "must be at least minimum_amount", self.preset_amount
+                )
             if self.maximum_amount is not None and self.preset_amount > self.maximum_amount:
-                raise ValueError("preset_amount must be at most maximum_amount")
+                raise invalid("preset_amount", "must be at most maximum_amount", self.preset_amount)
         return self
 
 
@@ -102,8 +105,10 @@ PriceList = Annotated[list[ProductPriceCreate], Field(min_length=1, max_length=2
 
 
 def _check_trial(trial_interval: Any, trial_interval_count: Any) -> None:
-    if (trial_interval is None) != (trial_interval_count is None):
-        raise ValueError("trial_interval and trial_interval_count go together")
+    if trial_interval is not None and trial_interval_count is None:
+        raise invalid("trial_interval_count", "is required with trial_interval")
+    if trial_interval is None and trial_interval_count is not None:
+        raise invalid("trial_interval", "is required with trial_interval_count")
 
 
 class ProductCreate(InputSchema):
@@ -126,9 +131,9 @@ class ProductCreate(InputSchema):
     def _recurrence(self) -> ProductCreate:
         if self.recurring_interval is None:
             if self.recurring_interval_count is not None:
-                raise ValueError("recurring_interval_count needs recurring_interval")
-            if self.trial_interval is not None:
-                raise ValueError("Only recurring products can have a trial")
+                raise invalid("recurring_interval_count", "requires recurring_interval to be set")
+            if self.trial_interval is not None or self.trial_interval_count is not None:
+                raise invalid("trial_interval", "Only recurring products can have a trial")
         elif self.recurring_interval_count is None:
             self.recurring_interval_count = 1
         _check_trial(self.trial_interval, self.trial_interval_count)

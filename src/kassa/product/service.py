@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kassa.kit.errors import ResourceNotFound, ValidationFailed
+from kassa.kit.errors import ValidationFailed
 from kassa.kit.pagination import PaginationParams
 from kassa.models import Product, ProductPrice
 from kassa.product.repository import ProductRepository
@@ -18,6 +18,19 @@ from kassa.product.schemas import (
     ProductPriceFixedCreate,
     ProductUpdate,
 )
+from kassa.product.serialize import product_schema
+from kassa.webhook import service as webhook_service
+from kassa.webhook.schemas import WebhookEventType
+
+
+async def _emit(session: AsyncSession, event_type: WebhookEventType, product: Product) -> None:
+    await webhook_service.emit(
+        session,
+        product.organization_id,
+        event_type,
+        f"product:{product.id}",
+        product_schema(product),
+    )
 
 
 def _price_row(price: ProductPriceCreate) -> ProductPrice:
@@ -76,6 +89,7 @@ async def create_product(
         prices=prices,
     )
     await ProductRepository(session).add(product)
+    await _emit(session, WebhookEventType.product_created, product)
     return product
 
 
@@ -93,10 +107,7 @@ async def list_products(
 async def get_product(
     session: AsyncSession, organization_id: uuid.UUID, product_id: uuid.UUID, *, lock: bool = False
 ) -> Product:
-    product = await ProductRepository(session).get(organization_id, product_id, for_update=lock)
-    if product is None:
-        raise ResourceNotFound()
-    return product
+    return await ProductRepository(session).get_or_404(organization_id, product_id, for_update=lock)
 
 
 async def update_product(
@@ -120,21 +131,29 @@ async def update_product(
         await _replace_prices(session, product, body.prices)
     await session.flush()
     await session.refresh(product, attribute_names=["prices"])
+    await _emit(session, WebhookEventType.product_updated, product)
     return product
 
 
 def _update_recurrence(product: Product, body: ProductUpdate) -> None:
     fields = body.model_fields_set
-    if body.recurring_interval is not None or body.recurring_interval_count is not None:
-        if not product.is_recurring:
-            raise ValidationFailed.field(
-                ("body", "recurring_interval"),
-                "A one-time product cannot become recurring; create a new product.",
+    # The contract: once set, the billing interval cannot change (subscriptions rely on it).
+    for field, new, current in (
+        ("recurring_interval", body.recurring_interval, product.recurring_interval),
+        (
+            "recurring_interval_count",
+            body.recurring_interval_count,
+            product.recurring_interval_count,
+        ),
+    ):
+        if new is not None and (str(new) if field == "recurring_interval" else new) != current:
+            message = (
+                "A one-time product cannot become recurring; create a new product."
+                if not product.is_recurring
+                else f"{field} cannot be changed once set; create a new product."
             )
-        if body.recurring_interval is not None:
-            product.recurring_interval = str(body.recurring_interval)
-        if body.recurring_interval_count is not None:
-            product.recurring_interval_count = body.recurring_interval_count
+            location = field if product.is_recurring else "recurring_interval"
+            raise ValidationFailed.field(("body", location), message, new)
     if "trial_interval" in fields or "trial_interval_count" in fields:
         if (body.trial_interval is None) != (body.trial_interval_count is None):
             raise ValidationFailed.field(

@@ -1,0 +1,159 @@
+"""Enqueue jobs inside the caller's transaction.
+
+The job row is inserted on the session's own asyncpg connection, inside its open transaction:
+it becomes visible when that transaction commits and vanishes if it rolls back, so a job
+exists if and only if its cause committed. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+import asyncpg
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
+from pgqueuer.adapters.persistence.queries import Queries
+from pgqueuer.domain.types import JobId
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from kassa.jobs import metrics, repository, schema
+from kassa.jobs.registry import JobDefinition, JobFunction, P, definition_of
+
+JobID = JobId
+
+_QBQ = schema.queue_builder()
+_PENDING_KEY = "kassa.jobs.enqueued"
+
+
+async def enqueue(
+    session: AsyncSession,
+    handler: JobFunction[P],
+    payload: P,
+    *,
+    execute_after: timedelta | None = None,
+    dedupe_key: str | None = None,
+    priority: int = 0,
+) -> JobID:
+    """Enqueue ``handler(payload)`` in the session's transaction; return the job's id.
+
+    With ``dedupe_key``, at most one job with that key is queued or running: enqueueing
+    another returns the id of the one already there.
+    """
+    (job_id,) = await enqueue_many(
+        session,
+        handler,
+        [payload],
+        execute_after=execute_after,
+        dedupe_keys=None if dedupe_key is None else [dedupe_key],
+        priority=priority,
+    )
+    return job_id
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    handler: JobFunction[P],
+    payloads: Sequence[P],
+    *,
+    execute_after: timedelta | None = None,
+    dedupe_keys: Sequence[str | None] | None = None,
+    priority: int = 0,
+) -> list[JobID]:
+    """Enqueue one job per payload in a single statement; ids in the order of ``payloads``."""
+    return await enqueue_definition(
+        session,
+        definition_of(handler),
+        payloads,
+        execute_after=execute_after,
+        dedupe_keys=dedupe_keys,
+        priority=priority,
+    )
+
+
+async def enqueue_definition(
+    session: AsyncSession,
+    definition: JobDefinition,
+    payloads: Sequence[object],
+    *,
+    execute_after: timedelta | None = None,
+    dedupe_keys: Sequence[str | None] | None = None,
+    priority: int = 0,
+) -> list[JobID]:
+    bodies: list[bytes | None] = [definition.encode(payload) for payload in payloads]
+    keys = list(dedupe_keys) if dedupe_keys is not None else [None] * len(bodies)
+    if len(keys) != len(bodies):
+        raise ValueError("dedupe_keys must have one entry per payload")
+    if not bodies:
+        return []
+    connection = await transaction_connection(session)
+    queries = Queries(AsyncpgDriver(connection), qbe=schema.QBE, qbq=_QBQ, qbs=schema.QBS)
+    ids: list[JobID | None] = [None] * len(bodies)
+    todo = list(range(len(bodies)))
+    # A duplicate key is resolved to the job holding it; if that job finished meanwhile, the
+    # insert is tried again. Three rounds cover any realistic race.
+    for _ in range(3):
+        inserted = await queries.enqueue(
+            [definition.name] * len(todo),
+            [bodies[i] for i in todo],
+            [priority] * len(todo),
+            [execute_after] * len(todo),
+            [keys[i] for i in todo],
+            on_conflict="skip",
+        )
+        for i, job_id in zip(todo, inserted, strict=True):
+            ids[i] = job_id
+        _count_on_commit(session, definition.name, sum(1 for j in inserted if j is not None))
+        todo = [i for i in todo if ids[i] is None]
+        if not todo:
+            return [JobID(j) for j in ids if j is not None]
+        holders = await repository.active_jobs_by_dedupe_key(
+            session, [k for i in todo if (k := keys[i]) is not None]
+        )
+        for i in todo:
+            held = holders.get(cast(str, keys[i]))
+            ids[i] = None if held is None else JobID(held)
+        todo = [i for i in todo if ids[i] is None]
+        if not todo:
+            return [JobID(j) for j in ids if j is not None]
+    raise RuntimeError(f"could not enqueue {definition.name}: dedupe keys kept conflicting")
+
+
+async def transaction_connection(session: AsyncSession) -> asyncpg.Connection[Any]:
+    """The asyncpg connection under ``session``, inside its transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement: a session that
+    has executed nothing yet is not in a transaction, and a raw statement would autocommit.
+    """
+    connection = await session.connection()
+    raw = cast("asyncpg.Connection[Any]", (await connection.get_raw_connection()).driver_connection)
+    if not raw.is_in_transaction():
+        await connection.execute(text("SELECT 1"))
+    if not raw.is_in_transaction():
+        raise RuntimeError("enqueue needs a session in a transaction, not in autocommit mode")
+    return raw
+
+
+def _count_on_commit(session: AsyncSession, entrypoint: str, count: int) -> None:
+    """Count enqueued jobs in the metrics only once their transaction has committed."""
+    info = session.sync_session.info
+    pending: Counter[str] | None = info.get(_PENDING_KEY)
+    if pending is None:
+        pending = info[_PENDING_KEY] = Counter()
+        event.listen(session.sync_session, "after_commit", _publish)
+        event.listen(session.sync_session, "after_rollback", _forget)
+    pending[entrypoint] += count
+
+
+def _publish(sync_session: Session) -> None:
+    pending: Counter[str] = sync_session.info[_PENDING_KEY]
+    for entrypoint, count in pending.items():
+        metrics.ENQUEUED.labels(entrypoint).inc(count)
+    pending.clear()
+
+
+def _forget(sync_session: Session) -> None:
+    sync_session.info[_PENDING_KEY].clear()

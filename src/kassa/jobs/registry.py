@@ -1,0 +1,207 @@
+"""Job handlers and periodic tasks, registered by decorating importable async functions.
+
+Callers refer to a job by its function object (``enqueue(session, send_receipt, payload)``),
+never by a string: "go to definition" works and a renamed job cannot be enqueued by a stale
+name. The queue stores the derived name ``module:qualname``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, TypeAlias, TypeVar, get_type_hints
+
+import structlog
+from croniter import croniter
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+P = TypeVar("P", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Awaitable[None]])
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: the delay after failed attempt ``n`` is uniform in
+    ``[0, min(max_seconds, base_seconds * factor ** (n - 1))]`` (or that cap without jitter)."""
+
+    base_seconds: float = 2.0
+    factor: float = 3.0
+    max_seconds: float = 3600.0
+    jitter: bool = True
+
+    def cap(self, attempt: int) -> float:
+        return float(min(self.max_seconds, self.base_seconds * self.factor ** (attempt - 1)))
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
+        cap = self.cap(attempt)
+        return timedelta(seconds=(rng or _RNG).uniform(0, cap) if self.jitter else cap)
+
+
+_RNG = random.Random()  # noqa: S311 -- jitter, not secrets
+DEFAULT_BACKOFF = Backoff()
+
+
+@dataclass
+class JobContext:
+    """What a handler gets besides its payload.
+
+    ``session`` is the job's own transaction: the worker commits it only after the handler
+    returns (together with marking the job done) and rolls it back if the handler raises.
+    """
+
+    session: AsyncSession
+    job_id: int
+    attempt: int
+    max_attempts: int
+    enqueued_at: datetime
+    logger: structlog.typing.FilteringBoundLogger
+    scheduled_for: datetime | None = None  # periodic tasks: the period this run is for
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+JobFunction: TypeAlias = Callable[[JobContext, P], Awaitable[None]]
+PeriodicFunction: TypeAlias = Callable[[JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    name: str
+    func: Callable[[JobContext, Any], Awaitable[None]]
+    payload_type: type[BaseModel]
+    max_attempts: int
+    backoff: Backoff
+    queue: str
+
+    def encode(self, payload: object) -> bytes:
+        """Validate ``payload`` against the handler's model and serialize it, or raise."""
+        model = self.payload_type
+        if isinstance(payload, model):
+            # Round-trip: also catches instances built with ``model_construct``.
+            body = payload.model_dump_json(warnings=False).encode()
+            model.model_validate_json(body)
+            return body
+        return model.model_validate(payload).model_dump_json().encode()
+
+    def decode(self, body: bytes | None) -> BaseModel:
+        return self.payload_type.model_validate_json(body or b"{}")
+
+
+@dataclass(frozen=True)
+class PeriodicDefinition:
+    name: str
+    cron: str
+    func: PeriodicFunction
+    job: JobDefinition = field(repr=False)
+
+
+_jobs: dict[str, JobDefinition] = {}
+_by_function: dict[Callable[..., Any], JobDefinition] = {}
+_periodic: dict[str, PeriodicDefinition] = {}
+
+
+def _name_of(func: Callable[..., Any]) -> str:
+    if "<locals>" in func.__qualname__:
+        raise TypeError(f"{func.__qualname__}: jobs must be module-level functions")
+    if not inspect.iscoroutinefunction(func):
+        raise TypeError(f"{func.__qualname__}: jobs must be `async def` functions")
+    return f"{func.__module__}:{func.__qualname__}"
+
+
+def _annotation(func: Callable[..., Any], parameter: str) -> object:
+    """Resolve one parameter's annotation (the others may be imported only for type checking)."""
+    holder = SimpleNamespace(__annotations__={parameter: func.__annotations__.get(parameter)})
+    return get_type_hints(holder, globalns=func.__globals__).get(parameter)
+
+
+def _register(definition: JobDefinition) -> None:
+    # Re-registering a name replaces it: a module executed twice (reload) defines it again.
+    _jobs[definition.name] = definition
+    _by_function[definition.func] = definition
+
+
+def job(
+    *, max_attempts: int = 10, backoff: Backoff = DEFAULT_BACKOFF, queue: str = "default"
+) -> Callable[[F], F]:
+    """Register ``async def handler(ctx: JobContext, payload: Model) -> None`` as a job.
+
+    Handlers MUST be idempotent: a job runs at least once. Its database writes go through
+    ``ctx.session`` and commit atomically with marking the job done, so they happen once; but
+    a worker may die after an external side effect (an HTTP call, an email) and before that
+    commit, and the job then runs again. Give external calls idempotency keys derived from
+    the payload. A handler that raises is retried after ``backoff`` until ``max_attempts``
+    attempts have failed; the job is then kept in the failed state (``kassa jobs failed``).
+    """
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+
+    def register(func: F) -> F:
+        name = _name_of(func)
+        parameters = list(inspect.signature(func).parameters)
+        payload_type = _annotation(func, parameters[1]) if len(parameters) == 2 else None
+        if not (isinstance(payload_type, type) and issubclass(payload_type, BaseModel)):
+            raise TypeError(f"{name}: the payload parameter must be annotated with a BaseModel")
+        _register(JobDefinition(name, func, payload_type, max_attempts, backoff, queue))
+        return func
+
+    return register
+
+
+class PeriodicRun(BaseModel):
+    scheduled_for: datetime
+
+
+def periodic(
+    cron: str,
+    *,
+    name: str | None = None,
+    max_attempts: int = 3,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    queue: str = "default",
+) -> Callable[[F], F]:
+    """Register ``async def task(ctx: JobContext) -> None`` to run once per period of ``cron``.
+
+    Five fields as usual; a sixth field counts seconds (``"* * * * * */2"``: every 2 s). Each
+    period runs once however many workers are up: it becomes a job, recorded in
+    ``job_periodic_runs`` in the transaction that enqueues it. A period that a worker did not
+    get to (all workers down) is skipped, not caught up: read ``ctx.scheduled_for`` and work
+    from database state. Like any job, the task must be idempotent.
+    """
+    if not croniter.is_valid(cron):
+        raise ValueError(f"Invalid cron expression: {cron!r}")
+
+    def register(func: F) -> F:
+        task_name = name or _name_of(func)
+
+        async def run(ctx: JobContext, payload: PeriodicRun) -> None:
+            ctx.scheduled_for = payload.scheduled_for
+            await func(ctx)
+
+        definition = JobDefinition(task_name, run, PeriodicRun, max_attempts, backoff, queue)
+        _jobs[task_name] = definition
+        _periodic[task_name] = PeriodicDefinition(task_name, cron, func, definition)
+        return func
+
+    return register
+
+
+def definition_of(handler: Callable[..., Any]) -> JobDefinition:
+    try:
+        return _by_function[handler]
+    except (KeyError, TypeError):
+        raise LookupError(f"{handler!r} is not a registered job (decorate it with @job)") from None
+
+
+def job_definitions(queues: set[str] | None = None) -> list[JobDefinition]:
+    return [d for d in _jobs.values() if queues is None or d.queue in queues]
+
+
+def periodic_definitions(queues: set[str] | None = None) -> list[PeriodicDefinition]:
+    return [p for p in _periodic.values() if queues is None or p.job.queue in queues]

@@ -1,0 +1,274 @@
+"""The worker: pgqueuer consumers running every registered job, plus the periodic scheduler.
+
+Stalled jobs: every running job's row gets a heartbeat (pgqueuer, every half
+``job_heartbeat_timeout_seconds``); a dequeue also claims ``picked`` rows whose heartbeat is
+older than the timeout. A job whose worker was SIGKILLed therefore runs again on another
+worker after at most timeout + one poll (the poll interval is half the timeout).
+
+Periodic tasks: pgqueuer's scheduler keeps one row per task in ``pgqueuer_schedules``; a
+worker fires it only by flipping that row from ``queued`` to ``picked`` with ``next_run``
+advanced, in one ``UPDATE ... FOR UPDATE SKIP LOCKED`` statement, so one worker wins each due
+time. That alone is not "once per period": a worker's clock skew can compute a ``next_run``
+still in the past, and a crash after the fire re-fires it after 30 s. So a fire does not run
+the task; it enqueues a job for the period (the cron boundary before the new ``next_run``,
+read from the database row, not from a worker clock) and records it in ``job_periodic_runs``,
+whose primary key (task, period) rejects a second fire of the same period in the same
+transaction as the enqueue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+from croniter import croniter
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
+from pgqueuer.core.qm import QueueManager
+from pgqueuer.core.sm import SchedulerManager
+from pgqueuer.domain import models, types
+from pgqueuer.ports import RepositoryPort
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from kassa.config import Settings
+from kassa.jobs import metrics, repository, schema
+from kassa.jobs.queue import enqueue_definition
+from kassa.jobs.registry import (
+    JobDefinition,
+    PeriodicDefinition,
+    PeriodicRun,
+    job_definitions,
+    periodic_definitions,
+)
+from kassa.jobs.runner import JobRunner, KassaQueries
+from kassa.kit.db import create_engine, create_sessionmaker, session_scope
+
+log = structlog.get_logger("kassa.jobs")
+
+PERIODIC_RUNS_KEPT = timedelta(days=7)
+DEPTH_INTERVAL = 15.0
+_RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+_CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+class Worker:
+    """Runs jobs until ``stop()`` (or SIGTERM/SIGINT with ``handle_signals=True``).
+
+    ``stop()`` is graceful: no new jobs are taken, the running ones finish, then ``run()``
+    returns. Inside another program that owns the signals (the API server's lifespan), keep
+    ``handle_signals=False`` and call ``stop()`` from its shutdown.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        settings: Settings,
+        *,
+        concurrency: int,
+        batch_size: int = 10,
+        consumers: int = 1,
+        queues: Sequence[str] | None = None,
+        handle_signals: bool = False,
+    ) -> None:
+        if concurrency < 1 or batch_size < 1 or consumers < 1:
+            raise ValueError("concurrency, batch_size and consumers must be at least 1")
+        self.database_url = database_url
+        self.settings = settings
+        self.concurrency = concurrency
+        self.consumers = consumers
+        self.queues = set(queues) if queues else None
+        self.handle_signals = handle_signals
+        per_consumer = -(-concurrency // consumers)
+        # pgqueuer wants its per-consumer cap to be at least twice the batch.
+        self.batch_size = min(batch_size, max(1, per_consumer // 2))
+        self.max_picked = max(per_consumer, 2 * self.batch_size)
+        self.heartbeat_timeout = timedelta(seconds=settings.job_heartbeat_timeout_seconds)
+        self._stopping = asyncio.Event()
+        self._managers: list[QueueManager | SchedulerManager] = []
+
+    def stop(self) -> None:
+        if not self._stopping.is_set():
+            log.info("worker_stopping")
+        self._stopping.set()
+        for manager in self._managers:
+            manager.shutdown.set()
+
+    async def run(self) -> None:
+        import kassa.jobs.handlers
+
+        kassa.jobs.handlers.load(self.settings.job_modules)
+        # A running job holds at most one connection; one more for the scheduler's fires.
+        pool = {"database_pool_size": self.concurrency + 1, "database_max_overflow": 0}
+        engine = create_engine(self.database_url, self.settings.model_copy(update=pool))
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if self.handle_signals else ()
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop)
+        try:
+            await self._run_until_stopped(engine)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            await engine.dispose()
+
+    async def _run_until_stopped(self, engine: AsyncEngine) -> None:
+        """Serve; on a lost database connection, reconnect with backoff until stopped."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._serve(engine)
+                return
+            except _CONNECTION_ERRORS as error:
+                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                failures += 1
+                log.error("worker_connection_lost", error=repr(error), retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _serve(self, engine: AsyncEngine) -> None:
+        sessionmaker = create_sessionmaker(engine)
+        runner = JobRunner(sessionmaker, self.concurrency)
+        definitions = job_definitions(self.queues)
+        periodics = periodic_definitions(self.queues)
+        _, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+        connections: list[asyncpg.Connection[Any]] = []
+        try:
+            for _ in range(self.consumers):
+                connections.append(await _connect(connect_kwargs))
+            consumers = [_consumer(c, runner, definitions) for c in connections]
+            scheduler = self._scheduler(consumers[0].queries, sessionmaker, periodics)
+            self._managers = [*consumers, *([scheduler] if scheduler else [])]
+            if self._stopping.is_set():
+                return
+            log.info(
+                "worker_started",
+                jobs=len(definitions),
+                periodic=len(periodics),
+                concurrency=self.concurrency,
+                consumers=self.consumers,
+                batch_size=self.batch_size,
+            )
+            await self._run_managers(consumers, scheduler)
+        finally:
+            self._managers = []
+            for connection in connections:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=5)
+
+    async def _run_managers(
+        self, consumers: list[QueueManager], scheduler: SchedulerManager | None
+    ) -> None:
+        runs = [
+            consumer.run(
+                dequeue_timeout=self.heartbeat_timeout / 2,
+                batch_size=self.batch_size,
+                max_concurrent_tasks=self.max_picked,
+                heartbeat_timeout=self.heartbeat_timeout,
+            )
+            for consumer in consumers
+        ]
+        tasks = [asyncio.create_task(run) for run in runs]
+        if scheduler is not None:
+            tasks.append(asyncio.create_task(scheduler.run()))
+        depth = asyncio.create_task(_refresh_depth(consumers[0], self._stopping))
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            self.stop_managers()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            depth.cancel()
+            await asyncio.gather(depth, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        if not self._stopping.is_set():
+            raise RuntimeError("job consumers stopped unexpectedly")
+
+    def stop_managers(self) -> None:
+        for manager in self._managers:
+            manager.shutdown.set()
+
+    def _scheduler(
+        self,
+        queries: RepositoryPort,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        periodics: list[PeriodicDefinition],
+    ) -> SchedulerManager | None:
+        if not periodics:
+            return None
+        scheduler = SchedulerManager(queries)
+        for periodic in periodics:
+
+            async def fire(
+                schedule: models.Schedule, periodic: PeriodicDefinition = periodic
+            ) -> None:
+                await _fire(sessionmaker, periodic, schedule)
+
+            scheduler.schedule(periodic.name, periodic.cron, accepts_context=False)(fire)
+        return scheduler
+
+
+async def _connect(connect_kwargs: Mapping[str, Any]) -> asyncpg.Connection[Any]:
+    settings = {"application_name": "kassa-worker", "timezone": "UTC"}
+    connection: asyncpg.Connection[Any] = await asyncpg.connect(
+        **connect_kwargs, server_settings=settings
+    )
+    return connection
+
+
+def _consumer(
+    connection: asyncpg.Connection[Any], runner: JobRunner, definitions: list[JobDefinition]
+) -> QueueManager:
+    queries = KassaQueries(
+        AsyncpgDriver(connection), qbe=schema.QBE, qbq=schema.queue_builder(), qbs=schema.QBS
+    )
+    manager = QueueManager(queries, types.Channel(schema.SETTINGS.channel))
+    owner = manager.queue_manager_id
+    for definition in definitions:
+
+        async def execute(job: models.Job, definition: JobDefinition = definition) -> None:
+            await runner.run(definition, job, queries, owner)
+
+        manager.entrypoint(definition.name, accepts_context=False, on_failure="hold")(execute)
+    return manager
+
+
+async def _fire(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    periodic: PeriodicDefinition,
+    schedule: models.Schedule,
+) -> None:
+    # The row's new next_run was computed in the database; the period is the boundary before.
+    period = croniter(periodic.cron, start_time=schedule.next_run).get_prev(datetime)
+    async with session_scope(sessionmaker) as session:
+        (job_id,) = await enqueue_definition(
+            session,
+            periodic.job,
+            [PeriodicRun(scheduled_for=period)],
+            dedupe_keys=[f"periodic:{periodic.name}:{period.isoformat()}"],
+        )
+        recorded = await repository.record_periodic_run(
+            session, periodic.name, period, job_id, PERIODIC_RUNS_KEPT
+        )
+        if not recorded:
+            await session.rollback()  # that period already has its run
+    log.info("periodic_fired", task=periodic.name, period=period.isoformat(), new=recorded)
+
+
+async def _refresh_depth(consumer: QueueManager, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        with contextlib.suppress(Exception):
+            counts: Counter[tuple[str, str]] = Counter()
+            for row in await consumer.queries.queue_size():
+                counts[(row.entrypoint, row.status)] += row.count
+            metrics.QUEUE_DEPTH.clear()
+            for (entrypoint, status), count in counts.items():
+                metrics.QUEUE_DEPTH.labels(entrypoint, status).set(count)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), DEPTH_INTERVAL)

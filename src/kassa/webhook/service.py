@@ -1,0 +1,147 @@
+"""Webhook endpoints, and the emission of events: an event row per subscribed endpoint and a
+delivery job, written in the transaction of the change they report."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.config import get_settings
+from kassa.kit.clock import utc_now
+from kassa.kit.errors import ValidationFailed
+from kassa.kit.pagination import PaginationParams
+from kassa.models import WebhookEndpoint, WebhookEvent
+from kassa.webhook.formats import render
+from kassa.webhook.repository import WebhookEndpointRepository, WebhookEventRepository
+from kassa.webhook.schemas import (
+    WebhookEndpointCreate,
+    WebhookEndpointUpdate,
+    WebhookEventType,
+    WebhookFormat,
+)
+from kassa.webhook.signing import generate_secret
+from kassa.webhook.url_safety import UnsafeURL, check_url
+
+
+async def _checked_url(url: str) -> str:
+    try:
+        await check_url(url, allow_private=get_settings().webhooks_allow_private)
+    except UnsafeURL as error:
+        raise ValidationFailed.field(("body", "url"), str(error), url) from error
+    return url
+
+
+async def create_endpoint(
+    session: AsyncSession, organization_id: uuid.UUID, body: WebhookEndpointCreate
+) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        organization_id=organization_id,
+        url=await _checked_url(str(body.url)),
+        name=body.name,
+        format=str(body.format),
+        secret=generate_secret(),
+        events=sorted({str(event) for event in body.events}),
+    )
+    return await WebhookEndpointRepository(session).add(endpoint)
+
+
+async def list_endpoints(
+    session: AsyncSession, organization_id: uuid.UUID, params: PaginationParams
+) -> tuple[Sequence[WebhookEndpoint], int]:
+    repository = WebhookEndpointRepository(session)
+    statement = repository.scoped(organization_id).order_by(
+        WebhookEndpoint.created_at, WebhookEndpoint.id
+    )
+    return await repository.paginate(statement, params)
+
+
+async def get_endpoint(
+    session: AsyncSession, organization_id: uuid.UUID, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    return await WebhookEndpointRepository(session).get_or_404(
+        organization_id, endpoint_id, for_update=True
+    )
+
+
+async def update_endpoint(
+    session: AsyncSession, endpoint: WebhookEndpoint, body: WebhookEndpointUpdate
+) -> WebhookEndpoint:
+    if body.url is not None:
+        endpoint.url = await _checked_url(str(body.url))
+    if "name" in body.model_fields_set:
+        endpoint.name = body.name
+    if body.format is not None:
+        endpoint.format = str(body.format)
+    if body.events is not None:
+        endpoint.events = sorted({str(event) for event in body.events})
+    if body.enabled is not None:
+        endpoint.enabled = body.enabled
+        if body.enabled:
+            endpoint.consecutive_failures = 0
+            endpoint.disabled_reason = None
+    await session.flush()
+    return endpoint
+
+
+async def rotate_secret(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    endpoint.secret = generate_secret()
+    await session.flush()
+    return endpoint
+
+
+async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    endpoint.deleted_at = utc_now()
+    endpoint.enabled = False
+    await session.flush()
+
+
+async def emit(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    event_type: WebhookEventType,
+    resource_key: str,
+    data: BaseModel,
+) -> list[WebhookEvent]:
+    """Record ``event_type`` for every enabled endpoint subscribed to it and enqueue their
+    deliveries, all inside the caller's transaction: they exist iff the change commits."""
+    from kassa.webhook.jobs import enqueue_deliveries
+
+    endpoints = await WebhookEndpointRepository(session).subscribed(organization_id, event_type)
+    if not endpoints:
+        return []
+    occurred_at = utc_now()
+    data_json = data.model_dump(mode="json")
+    events = [
+        WebhookEvent(
+            organization_id=organization_id,
+            endpoint_id=endpoint.id,
+            type=str(event_type),
+            resource_key=resource_key,
+            payload=render(WebhookFormat(endpoint.format), event_type, occurred_at, data_json),
+            next_attempt_at=occurred_at,
+        )
+        for endpoint in endpoints
+    ]
+    session.add_all(events)
+    await session.flush()
+    await enqueue_deliveries(session, [event.id for event in events])
+    return events
+
+
+async def redeliver(
+    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
+) -> WebhookEvent:
+    """Send an event again now, whatever became of it (a new attempt with the same id)."""
+    from kassa.webhook.jobs import enqueue_deliveries
+
+    event = await WebhookEventRepository(session).get_or_404(
+        organization_id, event_id, for_update=True
+    )
+    event.status = "pending"
+    event.next_attempt_at = utc_now()
+    await session.flush()
+    await enqueue_deliveries(session, [event.id])
+    return event
