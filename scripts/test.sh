@@ -18,8 +18,8 @@ else
 fi
 
 echo "== ruff"
-.venv/bin/ruff check src tests
-.venv/bin/ruff format --check src tests
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

@@ -29,6 +29,9 @@ from kassa.config import Settings
 from kassa.kit.db import async_database_url, create_engine, session_scope
 from kassa.organization import service as organization_service
 
+# Test receivers listen on 127.0.0.1; tests of the SSRF guard turn it back on themselves.
+os.environ.setdefault("KASSA_WEBHOOKS_ALLOW_PRIVATE", "true")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "test-secret-key-" + "k" * 32
 

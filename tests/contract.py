@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-CONTRACT_PATH = Path("/work/shared/reference/polar-openapi-2026-10.json")
+# The contract lives in the shared folder beside the repository (override: KASSA_CONTRACT).
+CONTRACT_PATH = Path(
+    os.environ.get(
+        "KASSA_CONTRACT",
+        Path(__file__).resolve().parents[2] / "shared" / "reference" / "polar-openapi-2026-10.json",
+    )
+)
 CONTRACT_URI = "https://kassa.test/polar-openapi-2026-10.json"
 
 
@@ -23,8 +30,9 @@ def contract() -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry[Any]:
-    resource = Resource.from_contents(contract(), default_specification=DRAFT202012)
-    return Registry().with_resource(CONTRACT_URI, resource)
+    resource: Resource[Any] = Resource.from_contents(contract(), default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(CONTRACT_URI, resource)
+    return registry
 
 
 @cache
@@ -52,6 +60,22 @@ def schema_errors(schema_name: str, instance: object) -> list[str]:
 
 def _shorten(line: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def properties(schema_name: str) -> set[str]:
+    """The property names a schema allows; for a ``oneOf``/``anyOf`` of refs, their union."""
+    schema = contract()["components"]["schemas"][schema_name]
+    names = set(schema.get("properties", {}))
+    for variant in schema.get("oneOf", []) + schema.get("anyOf", []):
+        ref = variant.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            names |= properties(ref.rsplit("/", 1)[1])
+    return names
+
+
+def extra_fields(schema_name: str, instance: dict[str, Any]) -> set[str]:
+    """Fields of ``instance`` that the contract's schema does not describe."""
+    return set(instance) - properties(schema_name)
 
 
 def assert_conforms(schema_name: str, instance: object) -> None:

@@ -18,6 +18,7 @@ from kassa.health.endpoints import router as health_router
 from kassa.idempotency.middleware import IdempotencyMiddleware
 from kassa.kit.db import create_engine, create_sessionmaker
 from kassa.kit.errors import install_error_handlers
+from kassa.kit.input_guard import InputGuardMiddleware
 from kassa.kit.transaction import TransactionMiddleware
 from kassa.observability.metrics import metrics_endpoint
 from kassa.observability.middleware import RequestContextMiddleware
@@ -48,6 +49,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(InputGuardMiddleware),
             Middleware(TransactionMiddleware, sessionmaker=sessionmaker),
             Middleware(
                 IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_key_ttl_hours)

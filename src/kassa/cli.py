@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import TypeVar
 
 import click
+import uvicorn
 
 from kassa.config import Settings, get_settings
 
@@ -113,10 +116,18 @@ def serve(
     asyncio.run(_serve(create_app(settings, url), settings, url, in_process_worker))
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM once it has shut down, which kills the process
+    before exit handlers run (the embedded PostgreSQL would be left running). ``_serve``
+    handles the signals itself instead, so the process exits normally."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def _serve(app: object, settings: Settings, url: str, with_worker: bool) -> None:
     """uvicorn, and the job worker beside it on the same event loop when asked."""
-    import uvicorn
-
     from kassa.jobs.worker import Worker
 
     config = uvicorn.Config(
@@ -128,10 +139,14 @@ async def _serve(app: object, settings: Settings, url: str, with_worker: bool) -
         server_header=False,
         timeout_graceful_shutdown=20,
     )
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
     worker = Worker(url, settings, concurrency=settings.worker_concurrency) if with_worker else None
     worker_task = asyncio.create_task(worker.run()) if worker else None
     try:
-        await uvicorn.Server(config).serve()
+        await server.serve()
     finally:
         if worker is not None and worker_task is not None:
             worker.stop()

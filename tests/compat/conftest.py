@@ -12,7 +12,11 @@ from tests.support.live_server import LiveKassa, OrgCredentials, create_organiza
 
 @pytest.fixture(scope="session")
 def live_kassa(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKassa]:
-    server = start_kassa(database_url, log_dir=tmp_path_factory.mktemp("kassa-logs"))
+    server = start_kassa(
+        database_url,
+        env={"KASSA_DATA_DIR": str(tmp_path_factory.mktemp("kassa-data"))},
+        log_dir=tmp_path_factory.mktemp("kassa-logs"),
+    )
     try:
         yield server
     finally:

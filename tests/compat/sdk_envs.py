@@ -83,13 +83,28 @@ def run_driver(
         if not key.startswith(("PYTHON", "VIRTUAL_ENV"))
     }
     child_env.update(env)
-    result = subprocess.run(
-        [str(sdk_python(generation)), str(script)],
-        cwd=DRIVERS_DIR,
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    command = [str(sdk_python(generation)), str(script)]
+    try:
+        result = subprocess.run(
+            command,
+            cwd=DRIVERS_DIR,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        return DriverRun(
+            script,
+            -1,
+            _text(exc.stdout),
+            f"{_text(exc.stderr)}\ndriver killed after {timeout:.0f}s without finishing",
+        )
     return DriverRun(script, result.returncode, result.stdout, result.stderr)
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode("utf-8", "replace")
+    return output or ""

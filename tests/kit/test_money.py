@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -28,11 +30,10 @@ def test_currency_is_normalized_on_construction() -> None:
     assert money == Money(1, "usd")
 
 
-@pytest.mark.parametrize("operation", ["add", "sub"])
-def test_currency_mismatch_raises(operation: str) -> None:
-    usd, eur = Money(100, "usd"), Money(100, "eur")
+@pytest.mark.parametrize("operation", [operator.add, operator.sub])
+def test_currency_mismatch_raises(operation: Callable[[Money, Money], Money]) -> None:
     with pytest.raises(CurrencyMismatch):
-        usd + eur if operation == "add" else usd - eur
+        operation(Money(100, "usd"), Money(100, "eur"))
     assert issubclass(CurrencyMismatch, ValueError)
 
 

@@ -76,6 +76,7 @@ async def test_create_one_time_fixed_price_product(
     assert product["medias"] == []
     assert product["attached_custom_fields"] == []
     assert product["created_at"]
+    assert product["modified_at"] is None
     [price] = product["prices"]
     assert price["amount_type"] == "fixed"
     assert price["price_amount"] == 1250
@@ -310,7 +311,9 @@ async def test_filter_by_visibility(client: httpx.AsyncClient, tenant: Tenant) -
 
     private = await list_products(client, tenant, {"visibility": "private"})
     assert ids(private) == {by_visibility["private"]}
-    hidden = await list_products(client, tenant, [("visibility", "private"), ("visibility", "draft")])
+    hidden = await list_products(
+        client, tenant, [("visibility", "private"), ("visibility", "draft")]
+    )
     assert ids(hidden) == {by_visibility["private"], by_visibility["draft"]}
 
 
@@ -361,9 +364,7 @@ async def test_several_sorting_criteria(client: httpx.AsyncClient, tenant: Tenan
     await create_product(client, tenant, name="Same", prices=[fixed_price(100)])
     await create_product(client, tenant, name="Other", prices=[fixed_price(300)])
 
-    page = await list_products(
-        client, tenant, [("sorting", "-name"), ("sorting", "price_amount")]
-    )
+    page = await list_products(client, tenant, [("sorting", "-name"), ("sorting", "price_amount")])
     amounts = [(p["name"], p["prices"][0]["price_amount"]) for p in page["items"]]
     assert amounts == [("Same", 100), ("Same", 200), ("Other", 300)]
 
@@ -419,6 +420,8 @@ async def test_update_name_description_and_metadata(
     )
     assert updated["visibility"] == "draft"
     assert updated["prices"] == product["prices"]
+    assert updated["modified_at"] is not None
+    assert updated["created_at"] == product["created_at"]
     assert await get_product(client, tenant, product["id"]) == updated
 
 
@@ -469,9 +472,7 @@ async def test_update_prices_keeps_adds_and_drops(
     assert prices["gbp"]["price_amount"] == 800
     assert prices["gbp"]["product_id"] == product["id"]
     assert prices["gbp"]["id"] not in {p["id"] for p in product["prices"]}
-    assert (await get_product(client, tenant, product["id"]))["prices"] == response.json()[
-        "prices"
-    ]
+    assert (await get_product(client, tenant, product["id"]))["prices"] == response.json()["prices"]
 
 
 async def test_update_prices_can_replace_a_price_in_the_same_currency(
@@ -511,17 +512,36 @@ async def test_one_time_product_cannot_become_recurring(
     assert (await get_product(client, tenant, product["id"]))["is_recurring"] is False
 
 
-async def test_recurring_product_can_change_its_interval(
+async def test_recurring_product_accepts_its_own_interval(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    product = await create_product(client, tenant, recurring_interval="month")
+    product = await create_product(
+        client, tenant, recurring_interval="month", recurring_interval_count=3
+    )
 
     response = await update_product(
-        client, tenant, product["id"], recurring_interval="year", recurring_interval_count=2
+        client, tenant, product["id"], recurring_interval="month", recurring_interval_count=3
     )
 
     assert response.status_code == 200, response.text
-    assert (response.json()["recurring_interval"], response.json()["recurring_interval_count"]) == (
-        "year",
-        2,
-    )
+    assert response.json()["recurring_interval"] == "month"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"recurring_interval": "year"}, "recurring_interval"),
+        ({"recurring_interval_count": 2}, "recurring_interval_count"),
+    ],
+)
+async def test_recurring_interval_cannot_be_changed(
+    client: httpx.AsyncClient, tenant: Tenant, change: JSON, field: str
+) -> None:
+    product = await create_product(client, tenant, recurring_interval="month")
+
+    response = await update_product(client, tenant, product["id"], **change)
+
+    assert response.status_code == 422, response.text
+    assert ["body", field] in [e["loc"] for e in response.json()["detail"]]
+    fetched = await get_product(client, tenant, product["id"])
+    assert (fetched["recurring_interval"], fetched["recurring_interval_count"]) == ("month", 1)

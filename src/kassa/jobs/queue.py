@@ -40,8 +40,9 @@ async def enqueue(
 ) -> JobID:
     """Enqueue ``handler(payload)`` in the session's transaction; return the job's id.
 
-    With ``dedupe_key``, at most one job with that key is queued or running: enqueueing
-    another returns the id of the one already there.
+    The payload is validated against the handler's model first (``ValidationError``, nothing
+    inserted). With ``dedupe_key``, at most one job with that key is queued or running:
+    enqueueing another returns the id of the one already there. Higher ``priority`` runs first.
     """
     (job_id,) = await enqueue_many(
         session,

@@ -12,6 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any, TypeAlias, TypeVar, get_type_hints
 
@@ -42,6 +43,7 @@ class Backoff:
         return timedelta(seconds=(rng or _RNG).uniform(0, cap) if self.jitter else cap)
 
 
+_log = structlog.get_logger("kassa.jobs")
 _RNG = random.Random()  # noqa: S311 -- jitter, not secrets
 DEFAULT_BACKOFF = Backoff()
 
@@ -50,17 +52,38 @@ DEFAULT_BACKOFF = Backoff()
 class JobContext:
     """What a handler gets besides its payload.
 
-    ``session`` is the job's own transaction: the worker commits it only after the handler
-    returns (together with marking the job done) and rolls it back if the handler raises.
+    ``session`` is the job's own transaction, opened on first use: the worker commits it only
+    after the handler returns (together with marking the job done) and rolls it back if the
+    handler raises.
     """
 
-    session: AsyncSession
     job_id: int
-    attempt: int
+    attempt: int  # 1 for the first run
     max_attempts: int
     enqueued_at: datetime
-    logger: structlog.typing.FilteringBoundLogger
+    entrypoint: str
     scheduled_for: datetime | None = None  # periodic tasks: the period this run is for
+    session_factory: Callable[[], AsyncSession] | None = field(default=None, repr=False)
+    _session: AsyncSession | None = field(default=None, init=False, repr=False)
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            if self.session_factory is None:
+                raise RuntimeError("this JobContext has no session_factory")
+            self._session = self.session_factory()
+        return self._session
+
+    @property
+    def opened_session(self) -> AsyncSession | None:
+        return self._session
+
+    @cached_property
+    def logger(self) -> structlog.typing.FilteringBoundLogger:
+        logger: structlog.typing.FilteringBoundLogger = _log.bind(
+            job_id=self.job_id, entrypoint=self.entrypoint, attempt=self.attempt
+        )
+        return logger
 
     @property
     def is_last_attempt(self) -> bool:
@@ -178,7 +201,8 @@ def periodic(
         raise ValueError(f"Invalid cron expression: {cron!r}")
 
     def register(func: F) -> F:
-        task_name = name or _name_of(func)
+        derived = _name_of(func)  # also checks that a worker can import and await it
+        task_name = name or derived
 
         async def run(ctx: JobContext, payload: PeriodicRun) -> None:
             ctx.scheduled_for = payload.scheduled_for

@@ -29,17 +29,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import structlog
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.domain import models, types
 from pgqueuer.domain.errors import RetryRequested
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.jobs import metrics, repository
 from kassa.jobs.registry import JobContext, JobDefinition
-
-log = structlog.get_logger("kassa.jobs")
 
 JobStatus = tuple[models.Job, types.JOB_STATUS, models.TracebackRecord | None]
 
@@ -51,10 +49,39 @@ class KassaQueries(Queries):
     settled: set[types.JobId] = field(default_factory=set)
 
     async def log_jobs(self, job_status: list[JobStatus]) -> None:
-        remaining = [item for item in job_status if item[0].id not in self.settled]
-        self.settled.difference_update(item[0].id for item in job_status)
+        settled = {job.id for job, _, _ in job_status if job.id in self.settled}
+        remaining = [item for item in job_status if item[0].id not in settled]
         if remaining:
             await super().log_jobs(remaining)
+        # Only now: when the flush fails, pgqueuer retries the whole batch, settled ones too.
+        self.settled -= settled
+
+
+@dataclass(frozen=True)
+class _Instruments:
+    """One entrypoint's metric children, looked up once rather than per job."""
+
+    started: Counter
+    succeeded: Counter
+    failed_final: Counter
+    failed_retried: Counter
+    retried: Counter
+    running: Gauge
+    latency: Histogram
+    duration: Histogram
+
+    @classmethod
+    def of(cls, entrypoint: str) -> _Instruments:
+        return cls(
+            metrics.STARTED.labels(entrypoint),
+            metrics.SUCCEEDED.labels(entrypoint),
+            metrics.FAILED.labels(entrypoint, "true"),
+            metrics.FAILED.labels(entrypoint, "false"),
+            metrics.RETRIED.labels(entrypoint),
+            metrics.RUNNING.labels(entrypoint),
+            metrics.QUEUE_LATENCY.labels(entrypoint),
+            metrics.DURATION.labels(entrypoint),
+        )
 
 
 class JobRunner:
@@ -62,73 +89,94 @@ class JobRunner:
         self._sessionmaker = sessionmaker
         # pgqueuer may hold a few more picked jobs than this (its batch); they wait here.
         self._slots = asyncio.Semaphore(concurrency)
+        self._instruments: dict[str, _Instruments] = {}
 
     async def run(
         self, definition: JobDefinition, job: models.Job, queries: KassaQueries, owner: uuid.UUID
     ) -> None:
-        entrypoint = definition.name
+        instruments = self._instruments.get(definition.name)
+        if instruments is None:
+            instruments = self._instruments[definition.name] = _Instruments.of(definition.name)
         async with self._slots:
             due = max(job.created, job.execute_after)
-            waited = (datetime.now(UTC) - due).total_seconds()
-            metrics.QUEUE_LATENCY.labels(entrypoint).observe(max(waited, 0.0))
-            metrics.STARTED.labels(entrypoint).inc()
-            running = metrics.RUNNING.labels(entrypoint)
-            running.inc()
+            instruments.latency.observe(max((datetime.now(UTC) - due).total_seconds(), 0.0))
+            instruments.started.inc()
+            instruments.running.inc()
             started = time.perf_counter()
             try:
-                await self._attempt(definition, job, queries, owner)
+                await self._attempt(definition, job, queries, owner, instruments)
             finally:
-                running.dec()
-                metrics.DURATION.labels(entrypoint).observe(time.perf_counter() - started)
+                instruments.running.dec()
+                instruments.duration.observe(time.perf_counter() - started)
 
     async def _attempt(
-        self, definition: JobDefinition, job: models.Job, queries: KassaQueries, owner: uuid.UUID
+        self,
+        definition: JobDefinition,
+        job: models.Job,
+        queries: KassaQueries,
+        owner: uuid.UUID,
+        instruments: _Instruments,
     ) -> None:
-        attempt = job.attempts + 1
-        logger = log.bind(job_id=job.id, entrypoint=definition.name, attempt=attempt)
+        context = JobContext(
+            job.id,
+            job.attempts + 1,
+            definition.max_attempts,
+            job.created,
+            definition.name,
+            session_factory=self._sessionmaker,
+        )
         try:
             payload = definition.decode(job.payload)
         except ValidationError:
             # Retrying cannot fix a payload; hold the job failed at once.
-            metrics.FAILED.labels(definition.name, "true").inc()
-            logger.error("job_payload_invalid")
+            instruments.failed_final.inc()
+            context.logger.error("job_payload_invalid")
             raise
-        async with self._sessionmaker() as session:
-            context = JobContext(
-                session, job.id, attempt, definition.max_attempts, job.created, logger
-            )
-            try:
-                await definition.func(context, payload)
+        try:
+            await definition.func(context, payload)
+            if (session := context.opened_session) is not None:
                 await session.flush()
                 if session.in_transaction():
                     if not await repository.complete_job(session, job.id, owner):
                         await session.rollback()
                         queries.settled.add(job.id)
-                        logger.warning("job_taken_over")
+                        context.logger.warning("job_taken_over")
                         return
                     await session.commit()
                     queries.settled.add(job.id)
-            except Exception as error:
+        except asyncio.CancelledError:
+            # Cancelled mid-run (its event loop is going away): pgqueuer would delete the job as
+            # "canceled". Leave the row picked instead; it runs again once its heartbeat stops.
+            queries.settled.add(job.id)
+            raise
+        except Exception as error:
+            if (session := context.opened_session) is not None:
                 # A failed rollback (connection lost) must not turn a retry into a final failure.
                 with contextlib.suppress(Exception):
                     await session.rollback()
-                self._failed(definition, attempt, error, logger)
-        metrics.SUCCEEDED.labels(definition.name).inc()
+            self._failed(definition, context, error, instruments)
+        finally:
+            if (session := context.opened_session) is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()
+        instruments.succeeded.inc()
 
     def _failed(
         self,
         definition: JobDefinition,
-        attempt: int,
+        context: JobContext,
         error: Exception,
-        logger: structlog.typing.FilteringBoundLogger,
+        instruments: _Instruments,
     ) -> None:
         reason = f"{type(error).__name__}: {error}"
-        if attempt >= definition.max_attempts:
-            metrics.FAILED.labels(definition.name, "true").inc()
-            logger.error("job_failed", final=True, error=reason)
+        if context.is_last_attempt:
+            instruments.failed_final.inc()
+            context.logger.error("job_failed", final=True, error=reason)
             raise error
-        delay = definition.backoff.delay(attempt)
-        metrics.FAILED.labels(definition.name, "false").inc()
-        metrics.RETRIED.labels(definition.name).inc()
-        logger.warning("job_failed", final=False, error=reason, retry_in=delay.total_seconds())
+        delay = definition.backoff.delay(context.attempt)
+        instruments.failed_retried.inc()
+        instruments.retried.inc()
+        context.logger.warning(
+            "job_failed", final=False, error=reason, retry_in=delay.total_seconds()
+        )
         raise RetryRequested(delay=delay, reason=reason) from error

@@ -4,16 +4,6 @@ Stalled jobs: every running job's row gets a heartbeat (pgqueuer, every half
 ``job_heartbeat_timeout_seconds``); a dequeue also claims ``picked`` rows whose heartbeat is
 older than the timeout. A job whose worker was SIGKILLed therefore runs again on another
 worker after at most timeout + one poll (the poll interval is half the timeout).
-
-Periodic tasks: pgqueuer's scheduler keeps one row per task in ``pgqueuer_schedules``; a
-worker fires it only by flipping that row from ``queued`` to ``picked`` with ``next_run``
-advanced, in one ``UPDATE ... FOR UPDATE SKIP LOCKED`` statement, so one worker wins each due
-time. That alone is not "once per period": a worker's clock skew can compute a ``next_run``
-still in the past, and a crash after the fire re-fires it after 30 s. So a fire does not run
-the task; it enqueues a job for the period (the cron boundary before the new ``next_run``,
-read from the database row, not from a worker clock) and records it in ``job_periodic_runs``,
-whose primary key (task, period) rejects a second fire of the same period in the same
-transaction as the enqueue.
 """
 
 from __future__ import annotations
@@ -23,38 +13,34 @@ import contextlib
 import signal
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import structlog
-from croniter import croniter
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.core.qm import QueueManager
 from pgqueuer.core.sm import SchedulerManager
 from pgqueuer.domain import models, types
-from pgqueuer.ports import RepositoryPort
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kassa.config import Settings
-from kassa.jobs import metrics, repository, schema
-from kassa.jobs.queue import enqueue_definition
-from kassa.jobs.registry import (
-    JobDefinition,
-    PeriodicDefinition,
-    PeriodicRun,
-    job_definitions,
-    periodic_definitions,
-)
+from kassa.jobs import metrics, periodic, schema
+from kassa.jobs.registry import JobDefinition, job_definitions, periodic_definitions
 from kassa.jobs.runner import JobRunner, KassaQueries
-from kassa.kit.db import create_engine, create_sessionmaker, session_scope
+from kassa.kit.db import async_database_url, create_sessionmaker
 
 log = structlog.get_logger("kassa.jobs")
 
-PERIODIC_RUNS_KEPT = timedelta(days=7)
 DEPTH_INTERVAL = 15.0
 _RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
-_CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # "connection is closed"
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, restart, not yet accepting
+    asyncpg.exceptions.TooManyConnectionsError,
+)
 
 
 class Worker:
@@ -103,9 +89,7 @@ class Worker:
         import kassa.jobs.handlers
 
         kassa.jobs.handlers.load(self.settings.job_modules)
-        # A running job holds at most one connection; one more for the scheduler's fires.
-        pool = {"database_pool_size": self.concurrency + 1, "database_max_overflow": 0}
-        engine = create_engine(self.database_url, self.settings.model_copy(update=pool))
+        engine = self._create_engine()
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if self.handle_signals else ()
         for sig in signals:
@@ -116,6 +100,22 @@ class Worker:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             await engine.dispose()
+
+    def _create_engine(self) -> AsyncEngine:
+        """The engine of job sessions: like ``kit.db``'s, but without a ping on every checkout
+        (three round trips per job). A lost database connection disposes the pool instead."""
+        server_settings = {
+            "statement_timeout": str(self.settings.database_statement_timeout_ms),
+            "timezone": "UTC",
+            "application_name": "kassa-worker",
+        }
+        return create_async_engine(
+            async_database_url(self.database_url),
+            # A running job holds at most one connection; one more for the scheduler's fires.
+            pool_size=self.concurrency + 1,
+            max_overflow=0,
+            connect_args={"server_settings": server_settings},
+        )
 
     async def _run_until_stopped(self, engine: AsyncEngine) -> None:
         """Serve; on a lost database connection, reconnect with backoff until stopped."""
@@ -128,6 +128,7 @@ class Worker:
                 delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
                 failures += 1
                 log.error("worker_connection_lost", error=repr(error), retry_in=delay)
+                await engine.dispose()  # its connections died with the server's
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
 
@@ -142,7 +143,7 @@ class Worker:
             for _ in range(self.consumers):
                 connections.append(await _connect(connect_kwargs))
             consumers = [_consumer(c, runner, definitions) for c in connections]
-            scheduler = self._scheduler(consumers[0].queries, sessionmaker, periodics)
+            scheduler = periodic.scheduler(consumers[0].queries, sessionmaker, periodics)
             self._managers = [*consumers, *([scheduler] if scheduler else [])]
             if self._stopping.is_set():
                 return
@@ -180,7 +181,8 @@ class Worker:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
-            self.stop_managers()
+            for manager in self._managers:
+                manager.shutdown.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
             depth.cancel()
             await asyncio.gather(depth, return_exceptions=True)
@@ -189,29 +191,6 @@ class Worker:
                 raise result
         if not self._stopping.is_set():
             raise RuntimeError("job consumers stopped unexpectedly")
-
-    def stop_managers(self) -> None:
-        for manager in self._managers:
-            manager.shutdown.set()
-
-    def _scheduler(
-        self,
-        queries: RepositoryPort,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        periodics: list[PeriodicDefinition],
-    ) -> SchedulerManager | None:
-        if not periodics:
-            return None
-        scheduler = SchedulerManager(queries)
-        for periodic in periodics:
-
-            async def fire(
-                schedule: models.Schedule, periodic: PeriodicDefinition = periodic
-            ) -> None:
-                await _fire(sessionmaker, periodic, schedule)
-
-            scheduler.schedule(periodic.name, periodic.cron, accepts_context=False)(fire)
-        return scheduler
 
 
 async def _connect(connect_kwargs: Mapping[str, Any]) -> asyncpg.Connection[Any]:
@@ -239,34 +218,15 @@ def _consumer(
     return manager
 
 
-async def _fire(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    periodic: PeriodicDefinition,
-    schedule: models.Schedule,
-) -> None:
-    # The row's new next_run was computed in the database; the period is the boundary before.
-    period = croniter(periodic.cron, start_time=schedule.next_run).get_prev(datetime)
-    async with session_scope(sessionmaker) as session:
-        (job_id,) = await enqueue_definition(
-            session,
-            periodic.job,
-            [PeriodicRun(scheduled_for=period)],
-            dedupe_keys=[f"periodic:{periodic.name}:{period.isoformat()}"],
-        )
-        recorded = await repository.record_periodic_run(
-            session, periodic.name, period, job_id, PERIODIC_RUNS_KEPT
-        )
-        if not recorded:
-            await session.rollback()  # that period already has its run
-    log.info("periodic_fired", task=periodic.name, period=period.isoformat(), new=recorded)
-
-
 async def _refresh_depth(consumer: QueueManager, stopping: asyncio.Event) -> None:
     while not stopping.is_set():
-        with contextlib.suppress(Exception):
+        try:
             counts: Counter[tuple[str, str]] = Counter()
             for row in await consumer.queries.queue_size():
                 counts[(row.entrypoint, row.status)] += row.count
+        except Exception as error:
+            log.warning("job_queue_depth_failed", error=repr(error))
+        else:
             metrics.QUEUE_DEPTH.clear()
             for (entrypoint, status), count in counts.items():
                 metrics.QUEUE_DEPTH.labels(entrypoint, status).set(count)

@@ -6,6 +6,7 @@ Bodies follow the contract: ``{"error": "<Name>", "detail": "..."}``, and 422 re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -109,7 +110,9 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
         if "input" in error and _json_safe(error["input"]):
             item["input"] = error["input"]
         if "ctx" in error:
-            item["ctx"] = {k: str(v) for k, v in error["ctx"].items()}
+            item["ctx"] = {k: repr(v) for k, v in error["ctx"].items()}
+        if not _json_safe(item.get("msg")):
+            item["msg"] = repr(item["msg"])
         errors.append(item)
     return JSONResponse({"detail": errors}, status_code=422)
 
@@ -134,7 +137,12 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _json_safe(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool | list | dict)
+    """Whether an invalid input can be echoed back in the 422 body as it is."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:

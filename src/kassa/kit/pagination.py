@@ -11,6 +11,8 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 MAX_LIMIT = 100
+# Keeps (page - 1) * limit far inside PostgreSQL's int8 OFFSET.
+MAX_PAGE = 1_000_000_000
 
 T = TypeVar("T")
 
@@ -26,7 +28,7 @@ class PaginationParams:
 
 
 def _pagination(
-    page: Annotated[int, Query(gt=0, description="Page number, defaults to 1.")] = 1,
+    page: Annotated[int, Query(gt=0, le=MAX_PAGE, description="Page number, defaults to 1.")] = 1,
     limit: Annotated[
         int,
         Query(gt=0, le=MAX_LIMIT, description="Size of a page, defaults to 10. Maximum is 100."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -45,10 +46,24 @@ def invalid(loc: str | tuple[str | int, ...], message: str, value: Any = None) -
     )
 
 
+def _unstorable(value: str | float) -> bool:
+    """NUL characters, lone surrogates and non-finite numbers: JSON parsers let them through,
+    PostgreSQL cannot store them."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where a NUL character hides in request data (PostgreSQL text cannot store it)."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
+    """Where an unstorable value hides in request data."""
+    if isinstance(value, str | float):
+        return path if _unstorable(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             found = _nul_path(key, path) or _nul_path(item, (*path, str(key)))
@@ -76,7 +91,9 @@ class InputSchema(Schema):
     def _no_nul_characters(cls, value: Any) -> Any:
         path = _nul_path(value)
         if path is not None:
-            raise invalid(path, "must not contain NUL characters")
+            raise invalid(
+                path, "must not contain NUL characters, lone surrogates or non-finite numbers"
+            )
         return value
 
 

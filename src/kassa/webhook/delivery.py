@@ -23,7 +23,7 @@ from kassa import __version__
 from kassa.config import Settings
 from kassa.kit.clock import utc_now
 from kassa.models import OrganizationNotice, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from kassa.webhook.repository import WebhookEventRepository
+from kassa.webhook.repository import WebhookEndpointRepository, WebhookEventRepository
 from kassa.webhook.signing import signature_header
 from kassa.webhook.url_safety import UnsafeURL, check_url
 
@@ -74,13 +74,15 @@ async def deliver_event(
     session: AsyncSession, event_id: uuid.UUID, client: httpx.AsyncClient, settings: Settings
 ) -> Outcome:
     events = WebhookEventRepository(session)
+    endpoints = WebhookEndpointRepository(session)
     event = await events.lock(event_id)
     if event is None or event.status != "pending":
         return Outcome("not_pending")
     now = utc_now()
     if event.next_attempt_at is not None and event.next_attempt_at > now:
         return Outcome("not_due", next_at=event.next_attempt_at)
-    endpoint = await session.get(WebhookEndpoint, event.endpoint_id, with_for_update=True)
+    # Not locked: deliveries to one endpoint run in parallel; its counters change atomically.
+    endpoint = await session.get(WebhookEndpoint, event.endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
         event.status = "skipped"
         return Outcome("skipped")
@@ -117,23 +119,23 @@ async def deliver_event(
     if response.ok:
         event.status = "succeeded"
         event.next_attempt_at = None
-        endpoint.consecutive_failures = 0
+        if endpoint.consecutive_failures:
+            await endpoints.reset_failures(endpoint.id)
         successor = await events.next_pending_successor(event)
         return Outcome("delivered", successor_id=successor.id if successor else None)
     if response.status == 410:
         event.status = "failed"
-        _disable(session, endpoint, "The endpoint answered 410 Gone.")
+        await _disable(session, endpoint, "The endpoint answered 410 Gone.")
         return Outcome("gone")
     if event.attempts >= MAX_ATTEMPTS:
         event.status = "failed"
         event.next_attempt_at = None
-        endpoint.consecutive_failures += 1
-        if endpoint.consecutive_failures >= settings.webhooks_disable_after_failed_events:
-            _disable(
+        failures = await endpoints.count_failure(endpoint.id)
+        if failures >= settings.webhooks_disable_after_failed_events:
+            await _disable(
                 session,
                 endpoint,
-                f"{endpoint.consecutive_failures} consecutive events failed after "
-                f"{MAX_ATTEMPTS} attempts each.",
+                f"{failures} consecutive events failed after {MAX_ATTEMPTS} attempts each.",
             )
         successor = await events.next_pending_successor(event)
         return Outcome("failed", successor_id=successor.id if successor else None)
@@ -144,9 +146,9 @@ async def deliver_event(
     return Outcome("retry_scheduled", next_at=event.next_attempt_at)
 
 
-def _disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str) -> None:
-    endpoint.enabled = False
-    endpoint.disabled_reason = reason
+async def _disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str) -> None:
+    if not await WebhookEndpointRepository(session).disable(endpoint.id, reason):
+        return  # already disabled by a concurrent delivery: tell the organization once
     session.add(
         OrganizationNotice(
             organization_id=endpoint.organization_id,

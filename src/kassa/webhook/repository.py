@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, any_, exists, literal, select
+from sqlalchemy import Select, and_, any_, exists, literal, select, update
 from sqlalchemy.orm import aliased
 
 from kassa.kit.repository import TenantRepository
@@ -27,11 +27,32 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
-    async def lock(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+    async def count_failure(self, endpoint_id: uuid.UUID) -> int:
+        """One more event failed for good; the new count of consecutive failed events."""
         statement = (
-            select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
+            .returning(WebhookEndpoint.consecutive_failures)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def reset_failures(self, endpoint_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.consecutive_failures > 0)
+            .values(consecutive_failures=0)
+        )
+
+    async def disable(self, endpoint_id: uuid.UUID, reason: str) -> bool:
+        """Disable an enabled endpoint; False if it was not enabled any more."""
+        statement = (
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled.is_(True))
+            .values(enabled=False, disabled_reason=reason)
+            .returning(WebhookEndpoint.id)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
 
 class WebhookEventRepository(TenantRepository[WebhookEvent]):

@@ -1,0 +1,110 @@
+"""What the benchmarks share: a fresh migrated database, a tenant, timing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from kassa import migrate
+from kassa.config import Settings
+from kassa.kit.db import async_database_url, create_engine
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def server_url() -> str:
+    configured = os.environ.get("KASSA_BENCH_DATABASE_URL")
+    if configured:
+        return async_database_url(configured)
+    from kassa.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(REPO / ".cache" / "bench-postgres", database="postgres")
+
+
+def libpq(url: str) -> dict[str, object]:
+    parsed = make_url(url)
+    kwargs: dict[str, object] = {"user": parsed.username or "postgres"}
+    kwargs["database"] = parsed.database or "postgres"
+    host = parsed.query.get("host") or parsed.host
+    if host:
+        kwargs["host"] = host
+    if parsed.port:
+        kwargs["port"] = parsed.port
+    return kwargs
+
+
+async def fresh_database(settings: Settings, server: str) -> str:
+    """A new database on the benchmark server (from ``server_url()``), migrated to head."""
+    name = f"kassa_bench_{secrets.token_hex(4)}"
+    connection = await asyncpg.connect(**libpq(server))  # type: ignore[arg-type]
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url, settings)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def receiver_process() -> Iterator[str]:
+    """A uvicorn receiver in its own process; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench._receiver:app",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def run(coroutine: object) -> None:
+    asyncio.run(coroutine)  # type: ignore[arg-type]

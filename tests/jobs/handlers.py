@@ -1,0 +1,79 @@
+"""Jobs used by the tests, imported by the test process and by `kassa worker` processes
+(through ``KASSA_JOB_MODULES``). Each records its effect in ``job_test_effects``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from kassa.jobs.registry import Backoff, JobContext, job
+
+EFFECTS_DDL = """
+CREATE TABLE IF NOT EXISTS job_test_effects (
+    id bigserial PRIMARY KEY,
+    key text NOT NULL,
+    attempt integer NOT NULL,
+    pid integer NOT NULL,
+    at timestamptz NOT NULL DEFAULT clock_timestamp()
+)
+"""
+
+
+class Note(BaseModel):
+    key: str
+    fail_until_attempt: int = 0  # raise on attempts 1..n, after writing the effect
+    fail_while_marked: bool = False  # raise while an effect keyed "marker:<key>" exists
+    sleep: float = Field(default=0.0, ge=0)
+
+
+async def record_effect(ctx: JobContext, key: str) -> None:
+    await ctx.session.execute(
+        text("INSERT INTO job_test_effects (key, attempt, pid) VALUES (:key, :attempt, :pid)"),
+        {"key": key, "attempt": ctx.attempt, "pid": os.getpid()},
+    )
+
+
+@job(max_attempts=3, backoff=Backoff(base_seconds=0.2, factor=2.0, jitter=False))
+async def record(ctx: JobContext, payload: Note) -> None:
+    """Sleep (``payload.sleep``, else ``KASSA_TEST_JOB_SLEEP``), record, maybe fail."""
+    await asyncio.sleep(payload.sleep or float(os.environ.get("KASSA_TEST_JOB_SLEEP", "0")))
+    await record_effect(ctx, payload.key)
+    if ctx.attempt <= payload.fail_until_attempt:
+        raise RuntimeError(f"planned failure on attempt {ctx.attempt}")
+    if payload.fail_while_marked:
+        marker = {"key": f"marker:{payload.key}"}
+        marked = await ctx.session.execute(
+            text("SELECT count(*) FROM job_test_effects WHERE key = :key"), marker
+        )
+        if marked.scalar_one():
+            raise RuntimeError("marked broken")
+
+
+class Nothing(BaseModel):
+    key: str = ""
+
+
+@job(max_attempts=1)
+async def no_database(ctx: JobContext, payload: Nothing) -> None:
+    """Touches no table: completed by pgqueuer's batch, not in a transaction of its own."""
+
+
+class Takeover(BaseModel):
+    key: str
+    new_owner: str
+
+
+@job(max_attempts=1)
+async def taken_over_midway(ctx: JobContext, payload: Takeover) -> None:
+    """Writes an effect, while 'another worker' (a separate connection) takes the job over."""
+    await record_effect(ctx, payload.key)
+    bind = ctx.session.bind
+    async with bind.connect() as other:  # type: ignore[union-attr]
+        await other.execute(
+            text("UPDATE pgqueuer SET queue_manager_id = :owner WHERE id = :id"),
+            {"owner": payload.new_owner, "id": ctx.job_id},
+        )
+        await other.commit()
