@@ -61,6 +61,32 @@ def _libpq_kwargs(url: str) -> dict[str, object]:
     return kwargs
 
 
+async def _admin_execute(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(**_libpq_kwargs(url))  # type: ignore[arg-type]
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def create_database(server_or_sibling: str, name: str, *, migrated: bool = True) -> str:
+    """A new database on the same server as the given URL; migrated to head unless asked
+    not to. Returns its URL."""
+    await _admin_execute(server_or_sibling, f'CREATE DATABASE "{name}"')
+    url = make_url(server_or_sibling).set(database=name).render_as_string(hide_password=False)
+    if migrated:
+        engine = create_engine(url, Settings(secret_key=TEST_SECRET_KEY))
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+    return url
+
+
+async def drop_database(sibling: str, name: str) -> None:
+    await _admin_execute(sibling, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh, migrated database (``postgresql+asyncpg://...``) for this test run."""
@@ -69,31 +95,9 @@ def database_url() -> Iterator[str]:
     server = _server_url()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"kassa_test_{worker}_{secrets.token_hex(4)}"
-    admin = _libpq_kwargs(server)
-
-    async def create() -> None:
-        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-        engine = create_engine(url, Settings(secret_key=TEST_SECRET_KEY))
-        try:
-            await migrate.upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(create())
+    url = asyncio.run(create_database(server, name))
     yield url
-    asyncio.run(drop())
+    asyncio.run(drop_database(server, name))
 
 
 @pytest.fixture(scope="session")

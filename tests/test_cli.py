@@ -14,10 +14,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from kassa.migrate import head_revision
-from tests.conftest import _libpq_kwargs
+from tests.conftest import _libpq_kwargs, create_database, drop_database
 from tests.support.live_server import (
     create_organization,
     free_port,
@@ -34,18 +33,8 @@ pytestmark = pytest.mark.slow
 def empty_database(database_url: str) -> Iterator[str]:
     """A database of its own on the test server, with no schema yet."""
     name = f"kassa_cli_{secrets.token_hex(4)}"
-    admin = _libpq_kwargs(database_url)
-
-    async def execute(statement: str) -> None:
-        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield asyncio.run(create_database(database_url, name, migrated=False))
+    asyncio.run(drop_database(database_url, name))
 
 
 async def _revision_and_tables(url: str) -> tuple[str, set[str]]:

@@ -13,14 +13,12 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kassa import migrate
 from kassa.config import Settings
 from kassa.jobs.worker import Worker
 from kassa.kit.db import create_engine, create_sessionmaker
-from tests.conftest import TEST_SECRET_KEY, _libpq_kwargs
+from tests.conftest import TEST_SECRET_KEY, _libpq_kwargs, create_database, drop_database
 from tests.jobs.handlers import EFFECTS_DDL
 
 DatabaseFactory = Callable[[], str]
@@ -29,42 +27,28 @@ DatabaseFactory = Callable[[], str]
 @pytest.fixture(scope="session")
 def new_database(database_url: str) -> Iterator[DatabaseFactory]:
     """Create fresh migrated databases (with the effects table) on the test server."""
-    admin = _libpq_kwargs(database_url)
     created: list[str] = []
 
-    async def create(name: str, url: str) -> None:
-        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-        engine = create_engine(url, Settings(secret_key=TEST_SECRET_KEY))
-        try:
-            await migrate.upgrade(engine)
-        finally:
-            await engine.dispose()
+    async def create(name: str) -> str:
+        url = await create_database(database_url, name)
         connection = await asyncpg.connect(**_libpq_kwargs(url))  # type: ignore[arg-type]
         try:
             await connection.execute(EFFECTS_DDL)
         finally:
             await connection.close()
+        return url
 
     def factory() -> str:
         name = f"kassa_jobs_{secrets.token_hex(4)}"
-        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-        run_blocking(create(name, url))
+        url: str = run_blocking(create(name))
         created.append(name)
         return url
 
     yield factory
 
     async def drop() -> None:
-        connection = await asyncpg.connect(**admin)  # type: ignore[arg-type]
-        try:
-            for name in created:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
+        for name in created:
+            await drop_database(database_url, name)
 
     run_blocking(drop())
 
