@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 
+import aiohttp
 import httpx
 from sqlalchemy import func, select
 
@@ -23,6 +24,7 @@ from kassa.config import Settings
 from kassa.jobs.worker import Worker
 from kassa.kit.db import create_engine, create_sessionmaker, session_scope
 from kassa.models import WebhookEvent
+from kassa.observability.logging import configure_logging
 from kassa.organization.service import create_organization
 from kassa.product.schemas import ProductCreate
 from kassa.product.serialize import product_schema
@@ -42,6 +44,24 @@ async def baseline(url: str, bodies: list[bytes], concurrency: int) -> float:
                     url, content=body, headers={"content-type": "application/json"}
                 )
                 response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(body) for body in bodies))
+        return len(bodies) / (time.perf_counter() - started)
+
+
+async def baseline_aiohttp(url: str, bodies: list[bytes], concurrency: int) -> float:
+    semaphore = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def post(body: bytes) -> None:
+            async with (
+                semaphore,
+                session.post(url, data=body, headers={"content-type": "application/json"}) as r,
+            ):
+                await r.read()
+                r.raise_for_status()
 
         started = time.perf_counter()
         await asyncio.gather(*(post(body) for body in bodies))
@@ -96,6 +116,7 @@ async def main(server: str, events: int, concurrency: int, batch: int) -> None:
                 p.encode() for p in (await session.execute(select(WebhookEvent.payload))).scalars()
             ]
         base_rate = await baseline(receiver_url, bodies, concurrency)
+        aiohttp_rate = await baseline_aiohttp(receiver_url, bodies, concurrency)
 
         worker = Worker(url, settings, concurrency=concurrency, batch_size=min(50, concurrency))
         task = asyncio.create_task(worker.run())
@@ -117,13 +138,16 @@ async def main(server: str, events: int, concurrency: int, batch: int) -> None:
     print(f"events: {events}, worker concurrency: {concurrency}")
     print(f"emit (event rows + delivery jobs, {batch} per transaction): {emit_rate:,.0f} events/s")
     print(f"baseline: unsigned httpx POSTs:        {base_rate:,.0f} requests/s")
+    print(f"baseline: unsigned aiohttp POSTs:      {aiohttp_rate:,.0f} requests/s")
     print(f"kassa: signed deliveries via the queue: {delivery_rate:,.0f} deliveries/s")
-    print(f"ratio kassa / baseline: {delivery_rate / base_rate:.2f}")
+    print(f"ratio kassa / httpx baseline: {delivery_rate / base_rate:.2f}")
+    print(f"ratio kassa / aiohttp baseline: {delivery_rate / aiohttp_rate:.2f}")
 
 
 if __name__ == "__main__":
     # The receiver is on 127.0.0.1, which the SSRF guard refuses by default.
     os.environ["KASSA_WEBHOOKS_ALLOW_PRIVATE"] = "true"
+    configure_logging("WARNING")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=50)

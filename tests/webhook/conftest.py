@@ -4,6 +4,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import pytest
 import pytest_asyncio
@@ -25,9 +26,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest_asyncio.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @dataclass
@@ -90,7 +91,7 @@ async def pending_events(
 async def attempt(
     sessionmaker: async_sessionmaker[AsyncSession],
     event_id: uuid.UUID,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     settings: Settings | None = None,
 ) -> Outcome:
     """One delivery attempt in its own transaction, as the job does it."""
@@ -101,7 +102,7 @@ async def attempt(
 async def deliver_all(
     sessionmaker: async_sessionmaker[AsyncSession],
     organization_id: uuid.UUID,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     settings: Settings | None = None,
 ) -> list[Outcome]:
     outcomes = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import aiohttp
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,7 +39,7 @@ async def test_retries_follow_the_schedule_then_fail(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     receiver.default = Reply(500, b"boom")
     await _create_product(client, hooked)
@@ -84,7 +85,7 @@ async def test_retry_after_stretches_the_delay(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     receiver.replies = [Reply(429, headers={"Retry-After": "600"})]
     await _create_product(client, hooked)
@@ -99,7 +100,7 @@ async def test_gone_disables_the_endpoint_and_tells_the_organization(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     receiver.default = Reply(410)
     await _create_product(client, hooked)
@@ -134,7 +135,7 @@ async def test_redirects_are_not_followed(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     with running_receiver() as elsewhere:
         receiver.default = Reply(307, headers={"Location": elsewhere.url})
@@ -149,7 +150,7 @@ async def test_slow_receivers_time_out(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     receiver.default = Reply(200, delay=1.5)
     await _create_product(client, hooked)
@@ -176,7 +177,7 @@ async def test_events_about_one_resource_arrive_in_order(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     product = await _create_product(client, hooked)
     for name in ("Second", "Third"):
@@ -209,7 +210,7 @@ async def test_consecutive_failed_events_disable_the_endpoint(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     receiver.default = Reply(500)
     settings = settings_with(webhooks_disable_after_failed_events=2)

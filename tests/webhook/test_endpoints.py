@@ -3,6 +3,7 @@ redelivery."""
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -90,7 +91,7 @@ async def test_delivery_to_a_private_address_is_refused_at_send_time(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await client.post("/v1/products/", headers=hooked.tenant.headers, json=PRODUCT)
@@ -107,7 +108,7 @@ async def test_rotated_secret_signs_new_deliveries(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     rotated = await client.patch(
         f"/v1/webhooks/endpoints/{hooked.endpoint_id}/secret", headers=hooked.tenant.headers
@@ -125,7 +126,7 @@ async def test_delivery_log_and_redelivery(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     headers = hooked.tenant.headers
     receiver.replies = [Reply(500, b"down")]

@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 
+import aiohttp
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +26,7 @@ async def _deliver_product_and_customer_events(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> list[dict[str, object]]:
     headers = hooked.tenant.headers
     product = (await client.post("/v1/products/", headers=headers, json=PRODUCT)).json()
@@ -48,7 +49,7 @@ async def test_standardwebhooks_verifies_and_payloads_match_the_contract(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     deliveries = await _deliver_product_and_customer_events(
         client, hooked, receiver, sessionmaker, http
@@ -76,7 +77,7 @@ async def test_a_forged_signature_is_rejected(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     deliveries = await _deliver_product_and_customer_events(
         client, hooked, receiver, sessionmaker, http
@@ -94,7 +95,7 @@ async def test_polar_sdk_helpers_verify_and_parse(
     hooked: Hooked,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     generation: str,
 ) -> None:
     deliveries = await _deliver_product_and_customer_events(

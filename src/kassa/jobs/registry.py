@@ -229,3 +229,17 @@ def job_definitions(queues: set[str] | None = None) -> list[JobDefinition]:
 
 def periodic_definitions(queues: set[str] | None = None) -> list[PeriodicDefinition]:
     return [p for p in _periodic.values() if queues is None or p.job.queue in queues]
+
+
+_shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+
+
+def on_worker_shutdown(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Run ``hook`` when a worker stops (e.g. to close a shared HTTP client)."""
+    _shutdown_hooks.append(hook)
+    return hook
+
+
+async def run_shutdown_hooks() -> None:
+    for hook in _shutdown_hooks:
+        await hook()

@@ -25,7 +25,7 @@ from pgqueuer.domain import models, types
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kassa.config import Settings
-from kassa.jobs import metrics, periodic, schema
+from kassa.jobs import metrics, periodic, registry, schema
 from kassa.jobs.registry import JobDefinition, job_definitions, periodic_definitions
 from kassa.jobs.runner import JobRunner, KassaQueries
 from kassa.kit.db import async_database_url, create_sessionmaker
@@ -100,6 +100,7 @@ class Worker:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             await engine.dispose()
+            await registry.run_shutdown_hooks()
 
     def _create_engine(self) -> AsyncEngine:
         """The engine of job sessions: like ``kit.db``'s, but without a ping on every checkout

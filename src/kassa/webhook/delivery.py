@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,7 +71,7 @@ class _Response:
 
 
 async def deliver_event(
-    session: AsyncSession, event_id: uuid.UUID, client: httpx.AsyncClient, settings: Settings
+    session: AsyncSession, event_id: uuid.UUID, client: aiohttp.ClientSession, settings: Settings
 ) -> Outcome:
     events = WebhookEventRepository(session)
     endpoints = WebhookEndpointRepository(session)
@@ -167,7 +167,10 @@ async def _disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str
 
 
 async def _post(
-    client: httpx.AsyncClient, endpoint: WebhookEndpoint, event: WebhookEvent, settings: Settings
+    client: aiohttp.ClientSession,
+    endpoint: WebhookEndpoint,
+    event: WebhookEvent,
+    settings: Settings,
 ) -> _Response:
     started = time.perf_counter()
 
@@ -190,34 +193,24 @@ async def _post(
         ),
     }
     try:
-        async with client.stream(
-            "POST",
+        async with client.post(
             endpoint.url,
-            content=event.payload.encode(),
+            data=event.payload.encode(),
             headers=headers,
-            timeout=settings.webhooks_timeout_seconds,
-            follow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=settings.webhooks_timeout_seconds),
+            allow_redirects=False,
         ) as response:
-            snippet = await _read_snippet(response)
-    except httpx.TimeoutException:
+            # Only the start of the body is read: the log keeps no more.
+            snippet = (await response.content.read(RESPONSE_SNIPPET)).decode("utf-8", "replace")
+            status, retry_after = response.status, _retry_after(response.headers.get("retry-after"))
+    except TimeoutError:
         return _Response(None, None, "Timed out", None, elapsed())
-    except httpx.HTTPError as error:
+    except aiohttp.ClientError as error:
         return _Response(None, None, f"{type(error).__name__}: {error}"[:500], None, elapsed())
-    return _Response(response.status_code, snippet, None, _retry_after(response), elapsed())
+    return _Response(status, snippet, None, retry_after, elapsed())
 
 
-async def _read_snippet(response: httpx.Response) -> str:
-    """The start of the response body, without reading more of it than the log keeps."""
-    collected = bytearray()
-    async for chunk in response.aiter_bytes():
-        collected += chunk
-        if len(collected) >= RESPONSE_SNIPPET:
-            break
-    return bytes(collected[:RESPONSE_SNIPPET]).decode("utf-8", "replace")
-
-
-def _retry_after(response: httpx.Response) -> timedelta | None:
-    value = response.headers.get("retry-after")
+def _retry_after(value: str | None) -> timedelta | None:
     if value is None:
         return None
     if value.strip().isdigit():
