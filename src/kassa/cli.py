@@ -14,6 +14,8 @@ from typing import TypeVar
 
 import click
 import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.config import Settings, get_settings
 
@@ -126,12 +128,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _serve(app: object, settings: Settings, url: str, with_worker: bool) -> None:
+async def _serve(app: FastAPI, settings: Settings, url: str, with_worker: bool) -> None:
     """uvicorn, and the job worker beside it on the same event loop when asked."""
     from kassa.jobs.worker import Worker
 
     config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -220,8 +222,8 @@ def create_token(
         raise click.BadParameter(str(error), param_hint="--scope") from error
     settings = get_settings()
 
-    async def work(sessionmaker: object) -> str:
-        async with session_scope(sessionmaker) as session:  # type: ignore[arg-type]
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+        async with session_scope(sessionmaker) as session:
             if await OrganizationRepository(session).get(organization_id) is None:
                 raise click.ClickException(f"No organization {organization_id}")
             _, token = await service.create_token(
@@ -245,8 +247,8 @@ def list_tokens(organization_id: uuid.UUID) -> None:
     from kassa.kit.db import session_scope
     from kassa.kit.pagination import PaginationParams
 
-    async def work(sessionmaker: object) -> list[str]:
-        async with session_scope(sessionmaker) as session:  # type: ignore[arg-type]
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+        async with session_scope(sessionmaker) as session:
             rows, _ = await service.list_tokens(
                 session, organization_id, PaginationParams(1, 100), ["created_at"]
             )
@@ -269,8 +271,8 @@ def revoke_token(organization_id: uuid.UUID, token_id: uuid.UUID) -> None:
     from kassa.kit.db import session_scope
     from kassa.kit.errors import ResourceNotFound
 
-    async def work(sessionmaker: object) -> None:
-        async with session_scope(sessionmaker) as session:  # type: ignore[arg-type]
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async with session_scope(sessionmaker) as session:
             try:
                 row = await service.get_token(session, organization_id, token_id)
             except ResourceNotFound as error:

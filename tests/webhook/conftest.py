@@ -82,10 +82,12 @@ async def pending_events(
     async with sessionmaker() as session:
         statement = (
             select(WebhookEvent)
-            .where(WebhookEvent.organization_id == organization_id)
+            .where(
+                WebhookEvent.organization_id == organization_id, WebhookEvent.status == "pending"
+            )
             .order_by(WebhookEvent.sequence)
         )
-        return [e for e in (await session.execute(statement)).scalars() if e.status == "pending"]
+        return list((await session.execute(statement)).scalars())
 
 
 async def attempt(

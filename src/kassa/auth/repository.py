@@ -4,7 +4,6 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import joinedload
 
 from kassa.kit.repository import TenantRepository
 from kassa.models import OrganizationAccessToken
@@ -17,10 +16,8 @@ class OrganizationAccessTokenRepository(TenantRepository[OrganizationAccessToken
         return super().scoped(organization_id).where(OrganizationAccessToken.revoked_at.is_(None))
 
     async def get_by_hash(self, token_hash: bytes) -> OrganizationAccessToken | None:
-        statement = (
-            select(OrganizationAccessToken)
-            .where(OrganizationAccessToken.token_hash == token_hash)
-            .options(joinedload(OrganizationAccessToken.organization))
+        statement = select(OrganizationAccessToken).where(
+            OrganizationAccessToken.token_hash == token_hash
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 

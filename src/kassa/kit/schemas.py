@@ -60,18 +60,18 @@ def _unstorable(value: str | float) -> bool:
     return False
 
 
-def _nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+def _unstorable_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
     """Where an unstorable value hides in request data."""
     if isinstance(value, str | float):
         return path if _unstorable(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _nul_path(key, path) or _nul_path(item, (*path, str(key)))
+            found = _unstorable_path(key, path) or _unstorable_path(item, (*path, str(key)))
             if found is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_path(item, (*path, index))
+            found = _unstorable_path(item, (*path, index))
             if found is not None:
                 return found
     return None
@@ -89,7 +89,7 @@ class InputSchema(Schema):
     @model_validator(mode="before")
     @classmethod
     def _no_nul_characters(cls, value: Any) -> Any:
-        path = _nul_path(value)
+        path = _unstorable_path(value)
         if path is not None:
             raise invalid(
                 path, "must not contain NUL characters, lone surrogates or non-finite numbers"

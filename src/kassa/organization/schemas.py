@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from kassa.kit.schemas import IDSchema, Schema, TimestampedSchema
+from kassa.kit.schemas import IDSchema, TimestampedSchema
 
 
 class OrganizationSortProperty(StrEnum):
@@ -167,8 +167,3 @@ def organization_schema(row: object) -> Organization:
             "country": row.country,
         }
     )
-
-
-class OrganizationCreateInternal(Schema):
-    name: str
-    slug: str | None = None
