@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 bootstrap_venv test
+# Browser tests drive Debian's Chromium through Playwright (which downloads no browser).
+apt_install chromium
 bash scripts/compat-envs.sh
 
 if [ -z "${KASSA_TEST_DATABASE_URL:-}" ] && .venv/bin/python - <<'PY' 2>/dev/null

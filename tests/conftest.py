@@ -10,6 +10,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,20 @@ async def create_database(server_or_sibling: str, name: str, *, migrated: bool =
 
 async def drop_database(sibling: str, name: str) -> None:
     await _admin_execute(sibling, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def separate_database(sibling: str, purpose: str) -> Iterator[str]:
+    """A database of its own beside ``sibling``, for a live server whose job worker must not
+    take the jobs of tests running against the shared one."""
+    import asyncio
+
+    name = f"kassa_{purpose}_{secrets.token_hex(4)}"
+    url = asyncio.run(create_database(sibling, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(sibling, name))
 
 
 @pytest.fixture(scope="session")

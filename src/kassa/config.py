@@ -6,6 +6,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -40,15 +41,29 @@ class Settings(BaseSettings):
     database_statement_timeout_ms: int = 30_000
     idempotency_key_ttl_hours: int = 24
     demo_organization: bool = True
-    worker_concurrency: int = 10
-    worker_batch_size: int = 10
+    worker_concurrency: int = 50
+    worker_batch_size: int = 25
     job_heartbeat_timeout_seconds: float = 30.0
+    job_poll_interval_seconds: float = Field(default=1.0, gt=0)
     job_modules: list[str] = Field(default_factory=list)  # extra modules defining jobs
     webhooks_allow_private: bool = False
     webhooks_timeout_seconds: float = 10.0
     webhooks_disable_after_failed_events: int = 10
+    payment_processor: Literal["sandbox", "stripe"] = "sandbox"
+    checkout_ttl_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # tests point the SDK at a local fake Stripe
 
-    @field_validator("database_url", "redis_url", "public_url", mode="before")
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "public_url",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_api_base",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -54,11 +54,20 @@ def _hammer(base_url: str, token: str, stop: threading.Event, acknowledged: list
                 acknowledged.append(response.json()["id"])
 
 
+# Deliveries run in batches of the jobs a worker dequeues together: a few at a time, and a
+# larger batch, which the kill interrupts with many events on the wire in one transaction.
+WORKER_ARGS = {
+    "small-batches": ["--concurrency", "4"],
+    "large-batches": ["--concurrency", "40", "--batch-size", "20"],
+}
+
+
+@pytest.mark.parametrize("worker_args", list(WORKER_ARGS.values()), ids=list(WORKER_ARGS))
 def test_kill_api_after_commit_and_worker_mid_delivery(
-    database_url: str, slow_receiver: Receiver
+    database_url: str, slow_receiver: Receiver, worker_args: list[str]
 ) -> None:
     server = start_kassa(database_url)
-    worker = spawn_kassa(["worker", "--concurrency", "4"], database_url, env=WORKER_ENV)
+    worker = spawn_kassa(["worker", *worker_args], database_url, env=WORKER_ENV)
     try:
         credentials = create_organization(database_url, "Fault Co")
         headers = {"Authorization": f"Bearer {credentials.token}"}
@@ -91,7 +100,7 @@ def test_kill_api_after_commit_and_worker_mid_delivery(
         # Kill the worker while a delivery is on the wire (the receiver is slow to answer).
         slow_receiver.wait_for(2, timeout=30)
         worker.kill()
-        worker = spawn_kassa(["worker", "--concurrency", "4"], database_url, env=WORKER_ENV)
+        worker = spawn_kassa(["worker", *worker_args], database_url, env=WORKER_ENV)
 
         committed = {
             str(row["id"])

@@ -9,7 +9,7 @@ import os
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from kassa.jobs.registry import Backoff, JobContext, job
+from kassa.jobs.registry import Backoff, BatchContext, JobContext, batch_job, job
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS job_test_effects (
@@ -77,3 +77,48 @@ async def taken_over_midway(ctx: JobContext, payload: Takeover) -> None:
             {"owner": payload.new_owner, "id": ctx.job_id},
         )
         await other.commit()
+
+
+class Item(BaseModel):
+    key: str
+    group: str = ""
+    fail_until_attempt: int = 0  # the whole batch raises while this job is on attempts 1..n
+    sleep: float = Field(default=0.0, ge=0)
+    take_over_for: str | None = None  # hand this job's row to that owner mid-run
+
+
+def _group_of(item: Item) -> str:
+    return item.group
+
+
+@batch_job(
+    max_size=5,
+    key=_group_of,
+    max_in_flight=2,
+    max_attempts=3,
+    backoff=Backoff(base_seconds=0.2, factor=2.0, jitter=False),
+)
+async def record_items(ctx: BatchContext, payloads: list[Item]) -> None:
+    """Record an effect per item and one ``batch:<keys>`` per batch (attempt = its size)."""
+    await asyncio.sleep(max(p.sleep for p in payloads))
+    for payload, attempt in zip(payloads, ctx.attempts, strict=True):
+        await ctx.session.execute(
+            text("INSERT INTO job_test_effects (key, attempt, pid) VALUES (:key, :attempt, :pid)"),
+            {"key": payload.key, "attempt": attempt, "pid": os.getpid()},
+        )
+    await ctx.session.execute(
+        text("INSERT INTO job_test_effects (key, attempt, pid) VALUES (:key, :size, :pid)"),
+        {"key": "batch:" + ",".join(p.key for p in payloads), "size": len(payloads), "pid": 0},
+    )
+    bind = ctx.session.bind
+    for payload, job_id in zip(payloads, ctx.job_ids, strict=True):
+        if payload.take_over_for is not None:
+            async with bind.connect() as other:  # type: ignore[union-attr]
+                await other.execute(
+                    text("UPDATE pgqueuer SET queue_manager_id = :owner WHERE id = :id"),
+                    {"owner": payload.take_over_for, "id": job_id},
+                )
+                await other.commit()
+    for payload, attempt in zip(payloads, ctx.attempts, strict=True):
+        if attempt <= payload.fail_until_attempt:
+            raise RuntimeError(f"planned failure of {payload.key} on attempt {attempt}")

@@ -140,10 +140,14 @@ def start_kassa(
     port: int | None = None,
     ready_timeout: float = READY_TIMEOUT,
     log_dir: Path | None = None,
+    worker: bool = False,
 ) -> LiveKassa:
-    """Start `kassa serve` on 127.0.0.1 and return once `/readyz` answers 200."""
+    """Start `kassa serve` on 127.0.0.1 and return once `/readyz` answers 200. ``worker``
+    runs the job worker in the same process (settlement, webhooks)."""
     port = port or free_port()
-    args = ("serve", "--host", "127.0.0.1", "--port", str(port))
+    args: tuple[str, ...] = ("serve", "--host", "127.0.0.1", "--port", str(port))
+    if worker:
+        args += ("--worker",)
     process_env = kassa_env(database_url, env)
     process, log_path = _popen(args, process_env, log_dir)
     server = LiveKassa(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
+import kassa.checkout.jobs
 import kassa.jobs.maintenance
+import kassa.payments.jobs
 import kassa.webhook.jobs  # noqa: F401
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kassa.jobs import metrics, repository, schema
-from kassa.jobs.registry import JobDefinition, JobFunction, P, definition_of
+from kassa.jobs.registry import BatchFunction, JobDefinition, JobFunction, P, definition_of
 
 JobID = JobId
 
@@ -31,7 +31,7 @@ _PENDING_KEY = "kassa.jobs.enqueued"
 
 async def enqueue(
     session: AsyncSession,
-    handler: JobFunction[P],
+    handler: JobFunction[P] | BatchFunction[P],
     payload: P,
     *,
     execute_after: timedelta | None = None,
@@ -39,6 +39,8 @@ async def enqueue(
     priority: int = 0,
 ) -> JobID:
     """Enqueue ``handler(payload)`` in the session's transaction; return the job's id.
+
+    A ``batch_job`` handler is enqueued the same way, one payload (one job) at a time.
 
     The payload is validated against the handler's model first (``ValidationError``, nothing
     inserted). With ``dedupe_key``, at most one job with that key is queued or running:
@@ -57,14 +59,17 @@ async def enqueue(
 
 async def enqueue_many(
     session: AsyncSession,
-    handler: JobFunction[P],
+    handler: JobFunction[P] | BatchFunction[P],
     payloads: Sequence[P],
     *,
-    execute_after: timedelta | None = None,
+    execute_after: timedelta | Sequence[timedelta | None] | None = None,
     dedupe_keys: Sequence[str | None] | None = None,
     priority: int = 0,
 ) -> list[JobID]:
-    """Enqueue one job per payload in a single statement; ids in the order of ``payloads``."""
+    """Enqueue one job per payload in a single statement; ids in the order of ``payloads``.
+
+    ``execute_after`` is one delay for all, or one per payload.
+    """
     return await enqueue_definition(
         session,
         definition_of(handler),
@@ -80,7 +85,7 @@ async def enqueue_definition(
     definition: JobDefinition,
     payloads: Sequence[object],
     *,
-    execute_after: timedelta | None = None,
+    execute_after: timedelta | Sequence[timedelta | None] | None = None,
     dedupe_keys: Sequence[str | None] | None = None,
     priority: int = 0,
 ) -> list[JobID]:
@@ -88,6 +93,13 @@ async def enqueue_definition(
     keys = list(dedupe_keys) if dedupe_keys is not None else [None] * len(bodies)
     if len(keys) != len(bodies):
         raise ValueError("dedupe_keys must have one entry per payload")
+    afters = (
+        [execute_after] * len(bodies)
+        if execute_after is None or isinstance(execute_after, timedelta)
+        else list(execute_after)
+    )
+    if len(afters) != len(bodies):
+        raise ValueError("execute_after must be one delay or one per payload")
     if not bodies:
         return []
     connection = await transaction_connection(session)
@@ -101,7 +113,7 @@ async def enqueue_definition(
             [definition.name] * len(todo),
             [bodies[i] for i in todo],
             [priority] * len(todo),
-            [execute_after] * len(todo),
+            [afters[i] for i in todo],
             [keys[i] for i in todo],
             on_conflict="skip",
         )

@@ -2,19 +2,20 @@
 
 Callers refer to a job by its function object (``enqueue(session, send_receipt, payload)``),
 never by a string: "go to definition" works and a renamed job cannot be enqueued by a stale
-name. The queue stores the derived name ``module:qualname``.
+name. The queue stores the derived name ``module:qualname``. A ``batch_job`` is enqueued the
+same way, one job per payload; the worker hands it jobs that are due together in batches.
 """
 
 from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Any, TypeAlias, TypeVar, get_type_hints
+from typing import Any, TypeAlias, TypeVar, get_args, get_origin, get_type_hints
 
 import structlog
 from croniter import croniter
@@ -49,13 +50,32 @@ DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass
-class JobContext:
-    """What a handler gets besides its payload.
+class _Transaction:
+    """The handler's own transaction, opened on first use of ``session``: the worker commits it
+    only after the handler returns (together with marking its jobs done) and rolls it back if
+    the handler raises."""
 
-    ``session`` is the job's own transaction, opened on first use: the worker commits it only
-    after the handler returns (together with marking the job done) and rolls it back if the
-    handler raises.
-    """
+    session_factory: Callable[[], AsyncSession] | None = field(
+        default=None, repr=False, kw_only=True
+    )
+    _session: AsyncSession | None = field(default=None, init=False, repr=False)
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            if self.session_factory is None:
+                raise RuntimeError(f"this {type(self).__name__} has no session_factory")
+            self._session = self.session_factory()
+        return self._session
+
+    @property
+    def opened_session(self) -> AsyncSession | None:
+        return self._session
+
+
+@dataclass
+class JobContext(_Transaction):
+    """What a handler gets besides its payload; ``session`` is the job's own transaction."""
 
     job_id: int
     attempt: int  # 1 for the first run
@@ -63,20 +83,6 @@ class JobContext:
     enqueued_at: datetime
     entrypoint: str
     scheduled_for: datetime | None = None  # periodic tasks: the period this run is for
-    session_factory: Callable[[], AsyncSession] | None = field(default=None, repr=False)
-    _session: AsyncSession | None = field(default=None, init=False, repr=False)
-
-    @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
-            if self.session_factory is None:
-                raise RuntimeError("this JobContext has no session_factory")
-            self._session = self.session_factory()
-        return self._session
-
-    @property
-    def opened_session(self) -> AsyncSession | None:
-        return self._session
 
     @cached_property
     def logger(self) -> structlog.typing.FilteringBoundLogger:
@@ -90,18 +96,65 @@ class JobContext:
         return self.attempt >= self.max_attempts
 
 
+@dataclass
+class BatchContext(_Transaction):
+    """What a batch handler gets besides its payloads: one transaction for the whole batch.
+
+    ``job_ids`` and ``attempts`` are in the order of the payloads; each job counts its own
+    attempts (a job retried after a failed batch may run beside jobs on their first).
+    """
+
+    job_ids: tuple[int, ...]
+    attempts: tuple[int, ...]
+    max_attempts: int
+    entrypoint: str
+
+    @cached_property
+    def logger(self) -> structlog.typing.FilteringBoundLogger:
+        logger: structlog.typing.FilteringBoundLogger = _log.bind(
+            job_ids=list(self.job_ids), entrypoint=self.entrypoint
+        )
+        return logger
+
+
 JobFunction: TypeAlias = Callable[[JobContext, P], Awaitable[None]]
+BatchFunction: TypeAlias = Callable[[BatchContext, list[P]], Awaitable[None]]
 PeriodicFunction: TypeAlias = Callable[[JobContext], Awaitable[None]]
+
+
+def _one_batch(payload: object) -> Hashable:
+    return None
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """How a worker groups the jobs of a ``batch_job``.
+
+    Jobs that are due together and share ``key(payload)`` run as one batch of at most
+    ``max_size``; at most ``max_in_flight`` batches of one key run at once, and jobs of that
+    key arriving meanwhile wait to form the next one. Nothing lingers: a lone job on an idle
+    worker is a batch of one at once.
+    """
+
+    max_size: int = 100
+    key: Callable[[Any], Hashable] = _one_batch
+    max_in_flight: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_size < 1 or self.max_in_flight < 1:
+            raise ValueError("max_size and max_in_flight must be at least 1")
 
 
 @dataclass(frozen=True)
 class JobDefinition:
     name: str
-    func: Callable[[JobContext, Any], Awaitable[None]]
+    # ``(JobContext, payload)``, or ``(BatchContext, payloads)`` when ``batch`` is set.
+    func: Callable[[Any, Any], Awaitable[None]]
     payload_type: type[BaseModel]
     max_attempts: int
     backoff: Backoff
     queue: str
+    batch: BatchSpec | None = None
 
     def encode(self, payload: object) -> bytes:
         """Validate ``payload`` against the handler's model and serialize it, or raise."""
@@ -167,14 +220,61 @@ def job(
 
     def register(func: F) -> F:
         name = _name_of(func)
-        parameters = list(inspect.signature(func).parameters)
-        payload_type = _annotation(func, parameters[1]) if len(parameters) == 2 else None
-        if not (isinstance(payload_type, type) and issubclass(payload_type, BaseModel)):
+        payload_type = _payload_type(func)
+        if payload_type is None:
             raise TypeError(f"{name}: the payload parameter must be annotated with a BaseModel")
         _register(JobDefinition(name, func, payload_type, max_attempts, backoff, queue))
         return func
 
     return register
+
+
+def batch_job(
+    *,
+    max_size: int = 100,
+    key: Callable[[Any], Hashable] = _one_batch,
+    max_in_flight: int = 2,
+    max_attempts: int = 10,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    queue: str = "default",
+) -> Callable[[F], F]:
+    """Register ``async def handler(ctx: BatchContext, payloads: list[Model]) -> None``.
+
+    Enqueue it like any job, one payload at a time (``enqueue(session, handler, payload)``):
+    each payload is a job row of its own, inserted in its cause's transaction. The worker
+    groups jobs that are due together by ``key(payload)`` (see ``BatchSpec``) and runs each
+    group in one transaction: the handler's writes and deleting all of the batch's jobs commit
+    together. If the handler raises, every job of the batch is retried (or held failed) on its
+    own schedule, as if it had raised alone; a job may then run in another batch. The same
+    idempotency rules as ``job`` apply, to every payload.
+    """
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    spec = BatchSpec(max_size=max_size, key=key, max_in_flight=max_in_flight)
+
+    def register(func: F) -> F:
+        name = _name_of(func)
+        payloads = _payload_type(func, origin=list)
+        if payloads is None:
+            raise TypeError(
+                f"{name}: the payloads parameter must be annotated with list[<a BaseModel>]"
+            )
+        _register(JobDefinition(name, func, payloads, max_attempts, backoff, queue, spec))
+        return func
+
+    return register
+
+
+def _payload_type(func: Callable[..., Any], origin: type | None = None) -> type[BaseModel] | None:
+    """The model of the second parameter's annotation (of ``origin[Model]`` if given)."""
+    parameters = list(inspect.signature(func).parameters)
+    annotation = _annotation(func, parameters[1]) if len(parameters) == 2 else None
+    if origin is not None:
+        arguments = get_args(annotation) if get_origin(annotation) is origin else ()
+        annotation = arguments[0] if len(arguments) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
 
 
 class PeriodicRun(BaseModel):

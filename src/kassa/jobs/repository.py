@@ -23,7 +23,7 @@ _ACTIVE = "status IN ('queued', 'picked')"
 _COMPLETE = text(f"""
     WITH done AS (
         DELETE FROM {QUEUE_TABLE}
-        WHERE id = :job_id AND queue_manager_id = :owner AND status = 'picked'
+        WHERE id = ANY(:job_ids) AND queue_manager_id = :owner AND status = 'picked'
         RETURNING id, entrypoint, priority
     )
     INSERT INTO {LOG_TABLE} (job_id, status, entrypoint, priority)
@@ -38,8 +38,16 @@ async def complete_job(session: AsyncSession, job_id: int, owner: uuid.UUID) -> 
     False means another worker took it over (its heartbeat looked stale) or it is gone: the
     handler's writes must then roll back, since that other run will commit its own.
     """
-    result = await session.execute(_COMPLETE, {"job_id": job_id, "owner": owner})
-    return result.first() is not None
+    return job_id in await complete_jobs(session, [job_id], owner)
+
+
+async def complete_jobs(
+    session: AsyncSession, job_ids: Sequence[int], owner: uuid.UUID
+) -> set[int]:
+    """``complete_job`` for a batch in one statement: the ids this worker still owned, now
+    deleted as done. Any id missing from the result means the batch's writes must roll back."""
+    result = await session.execute(_COMPLETE, {"job_ids": list(job_ids), "owner": owner})
+    return {int(job_id) for (job_id,) in result}
 
 
 async def active_jobs_by_dedupe_key(session: AsyncSession, keys: Sequence[str]) -> dict[str, int]:

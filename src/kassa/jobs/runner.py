@@ -18,26 +18,41 @@ commit together or not at all. If the row is no longer ours (a heartbeat lapsed 
 worker took the job over), the handler's writes roll back and the other run wins.
 ``KassaQueries`` then keeps pgqueuer from touching the row. A handler that never used the
 session has no writes to protect and is completed by pgqueuer's batch.
+
+Batch jobs (``registry.batch_job``) keep every one of these rules, per job. pgqueuer still
+dispatches, heartbeats, retries and holds failed each job on its own; their dispatches wait in
+a ``batching.Batcher``, which runs each group as one handler call in one transaction. Success
+deletes all of the batch's rows in that transaction with one guarded statement; if any row is
+no longer ours, the whole transaction rolls back, the lost jobs are left to their new owner and
+the others run again at once. A handler that raises sends each job down the single-job failure
+path, with its own attempt count and backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import structlog
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.domain import models, types
 from pgqueuer.domain.errors import RetryRequested
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.jobs import metrics, repository
-from kassa.jobs.registry import JobContext, JobDefinition
+from kassa.jobs.batching import Batcher
+from kassa.jobs.registry import BatchContext, JobContext, JobDefinition
+
+log = structlog.get_logger("kassa.jobs")
 
 JobStatus = tuple[models.Job, types.JOB_STATUS, models.TracebackRecord | None]
 
@@ -84,12 +99,26 @@ class _Instruments:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Picked:
+    """A batch job handed over by pgqueuer, its payload decoded."""
+
+    job: models.Job
+    payload: BaseModel
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempts + 1
+
+
 class JobRunner:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], concurrency: int) -> None:
         self._sessionmaker = sessionmaker
-        # pgqueuer may hold a few more picked jobs than this (its batch); they wait here.
+        # pgqueuer may hold a few more picked jobs than this (its batch); they wait here. A
+        # batch takes one slot, like a job: each holds one connection at a time.
         self._slots = asyncio.Semaphore(concurrency)
         self._instruments: dict[str, _Instruments] = {}
+        self._batchers: dict[tuple[str, uuid.UUID], Batcher[_Picked]] = {}
 
     async def run(
         self, definition: JobDefinition, job: models.Job, queries: KassaQueries, owner: uuid.UUID
@@ -97,10 +126,11 @@ class JobRunner:
         instruments = self._instruments.get(definition.name)
         if instruments is None:
             instruments = self._instruments[definition.name] = _Instruments.of(definition.name)
+        if definition.batch is not None:
+            await self._submit(definition, job, queries, owner, instruments)
+            return
         async with self._slots:
-            due = max(job.created, job.execute_after)
-            instruments.latency.observe(max((datetime.now(UTC) - due).total_seconds(), 0.0))
-            instruments.started.inc()
+            _observe_start(job, instruments)
             instruments.running.inc()
             started = time.perf_counter()
             try:
@@ -154,29 +184,178 @@ class JobRunner:
                 # A failed rollback (connection lost) must not turn a retry into a final failure.
                 with contextlib.suppress(Exception):
                     await session.rollback()
-            self._failed(definition, context, error, instruments)
+            failure = _failure(definition, job, context.logger, error, instruments)
+            if failure is error:
+                raise
+            raise failure from error
         finally:
             if (session := context.opened_session) is not None:
                 with contextlib.suppress(Exception):
                     await session.close()
         instruments.succeeded.inc()
 
-    def _failed(
+    async def _submit(
         self,
         definition: JobDefinition,
-        context: JobContext,
-        error: Exception,
+        job: models.Job,
+        queries: KassaQueries,
+        owner: uuid.UUID,
         instruments: _Instruments,
     ) -> None:
-        reason = f"{type(error).__name__}: {error}"
-        if context.is_last_attempt:
+        """Run a batch job: wait for the batch it joins, then raise what it left for this job."""
+        assert definition.batch is not None
+        try:
+            payload = definition.decode(job.payload)
+        except ValidationError:
             instruments.failed_final.inc()
-            context.logger.error("job_failed", final=True, error=reason)
-            raise error
-        delay = definition.backoff.delay(context.attempt)
-        instruments.failed_retried.inc()
-        instruments.retried.inc()
-        context.logger.warning(
-            "job_failed", final=False, error=reason, retry_in=delay.total_seconds()
+            _job_logger(definition, job).error("job_payload_invalid")
+            raise
+        batcher = self._batchers.get((definition.name, owner))
+        if batcher is None:
+            execute = functools.partial(self._run_batch, definition, queries, owner, instruments)
+            batcher = self._batchers[(definition.name, owner)] = Batcher(
+                execute,
+                max_size=definition.batch.max_size,
+                max_in_flight=definition.batch.max_in_flight,
+                gate=lambda: self._slots,
+            )
+        try:
+            await batcher.submit(definition.batch.key(payload), _Picked(job, payload))
+        except asyncio.CancelledError:
+            # As for a single job: the row stays picked (or its batch, if it still commits,
+            # completes it); pgqueuer must not delete it as "canceled".
+            queries.settled.add(job.id)
+            raise
+
+    async def _run_batch(
+        self,
+        definition: JobDefinition,
+        queries: KassaQueries,
+        owner: uuid.UUID,
+        instruments: _Instruments,
+        picked: list[_Picked],
+    ) -> list[BaseException | None]:
+        for item in picked:
+            _observe_start(item.job, instruments)
+        instruments.running.inc(len(picked))
+        started = time.perf_counter()
+        results: dict[int, BaseException | None] = {}
+        try:
+            todo = picked
+            while todo:
+                todo = await self._attempt_batch(
+                    definition, todo, queries, owner, instruments, results
+                )
+        finally:
+            instruments.running.dec(len(picked))
+            elapsed = time.perf_counter() - started
+            for _ in picked:
+                instruments.duration.observe(elapsed)
+        return [results[item.job.id] for item in picked]
+
+    async def _attempt_batch(
+        self,
+        definition: JobDefinition,
+        picked: Sequence[_Picked],
+        queries: KassaQueries,
+        owner: uuid.UUID,
+        instruments: _Instruments,
+        results: dict[int, BaseException | None],
+    ) -> list[_Picked]:
+        """One handler call and transaction; fills ``results``, returns the jobs to run again."""
+        ids = [item.job.id for item in picked]
+        context = BatchContext(
+            tuple(ids),
+            tuple(item.attempt for item in picked),
+            definition.max_attempts,
+            definition.name,
+            session_factory=self._sessionmaker,
         )
-        raise RetryRequested(delay=delay, reason=reason) from error
+        try:
+            await definition.func(context, [item.payload for item in picked])
+            if (session := context.opened_session) is not None:
+                await session.flush()
+                if session.in_transaction():
+                    completed = await repository.complete_jobs(session, ids, owner)
+                    if len(completed) < len(ids):
+                        await session.rollback()
+                        for item in picked:
+                            if item.job.id not in completed:
+                                queries.settled.add(item.job.id)
+                                results[item.job.id] = None
+                                _job_logger(definition, item.job).warning("job_taken_over")
+                        return [item for item in picked if item.job.id in completed]
+                    await session.commit()
+                    queries.settled.update(ids)
+        except asyncio.CancelledError:
+            raise  # each job's dispatch settles its own row
+        except Exception as error:
+            if (session := context.opened_session) is not None:
+                with contextlib.suppress(Exception):
+                    await session.rollback()
+            for item in picked:
+                logger = _job_logger(definition, item.job)
+                failure = _failure(definition, item.job, logger, error, instruments)
+                results[item.job.id] = _own_copy(failure, error)
+            return []
+        finally:
+            if (session := context.opened_session) is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()
+        instruments.succeeded.inc(len(ids))
+        results.update(dict.fromkeys(ids))
+        return []
+
+
+def _observe_start(job: models.Job, instruments: _Instruments) -> None:
+    due = max(job.created, job.execute_after)
+    instruments.latency.observe(max((datetime.now(UTC) - due).total_seconds(), 0.0))
+    instruments.started.inc()
+
+
+def _job_logger(
+    definition: JobDefinition, job: models.Job
+) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = log.bind(
+        job_id=job.id, entrypoint=definition.name, attempt=job.attempts + 1
+    )
+    return logger
+
+
+def _failure(
+    definition: JobDefinition,
+    job: models.Job,
+    logger: structlog.typing.FilteringBoundLogger,
+    error: Exception,
+    instruments: _Instruments,
+) -> Exception:
+    """What a failed attempt raises: ``RetryRequested`` after the backoff, or on the last
+    attempt the error itself (the entrypoint holds the job failed)."""
+    attempt = job.attempts + 1
+    reason = f"{type(error).__name__}: {error}"
+    if attempt >= definition.max_attempts:
+        instruments.failed_final.inc()
+        logger.error("job_failed", final=True, error=reason)
+        return error
+    delay = definition.backoff.delay(attempt)
+    instruments.failed_retried.inc()
+    instruments.retried.inc()
+    logger.warning("job_failed", final=False, error=reason, retry_in=delay.total_seconds())
+    return RetryRequested(delay=delay, reason=reason)
+
+
+def _own_copy(failure: Exception, error: Exception) -> Exception:
+    """``failure`` for one job of a failed batch, caused by ``error``.
+
+    Each job's dispatch raises its own exception object: one shared by all would collect every
+    dispatch's frames in its traceback. The handler's traceback stays on ``__cause__``.
+    """
+    if failure is not error:
+        failure.__cause__ = error
+        return failure
+    try:
+        own = copy.copy(error)
+    except Exception:
+        return error
+    own.__cause__ = error
+    return own

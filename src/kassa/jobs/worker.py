@@ -3,7 +3,8 @@
 Stalled jobs: every running job's row gets a heartbeat (pgqueuer, every half
 ``job_heartbeat_timeout_seconds``); a dequeue also claims ``picked`` rows whose heartbeat is
 older than the timeout. A job whose worker was SIGKILLed therefore runs again on another
-worker after at most timeout + one poll (the poll interval is half the timeout).
+worker after at most timeout + one poll (``job_poll_interval_seconds``, at most half the
+timeout).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ class Worker:
         self.batch_size = min(batch_size, max(1, per_consumer // 2))
         self.max_picked = max(per_consumer, 2 * self.batch_size)
         self.heartbeat_timeout = timedelta(seconds=settings.job_heartbeat_timeout_seconds)
+        # New jobs arrive by NOTIFY at once; the poll finds jobs whose retry delay has passed
+        # (e.g. a settlement waiting for its payment to commit) and stalled ones.
+        self.poll_interval = min(
+            self.heartbeat_timeout / 2, timedelta(seconds=settings.job_poll_interval_seconds)
+        )
         self._stopping = asyncio.Event()
         self._managers: list[QueueManager | SchedulerManager] = []
 
@@ -168,7 +174,7 @@ class Worker:
     ) -> None:
         runs = [
             consumer.run(
-                dequeue_timeout=self.heartbeat_timeout / 2,
+                dequeue_timeout=self.poll_interval,
                 batch_size=self.batch_size,
                 max_concurrent_tasks=self.max_picked,
                 heartbeat_timeout=self.heartbeat_timeout,

@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 class KassaError(Exception):
     status_code: int = 500
     error: str = "InternalServerError"
+    # The request's writes so far are kept despite the error (e.g. a declined payment attempt).
+    commit: bool = False
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -99,6 +101,10 @@ class ValidationFailed(KassaError):
 
 async def _kassa_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KassaError)
+    if exc.commit:
+        from kassa.kit.transaction import request_transaction
+
+        request_transaction(request.scope).commit_anyway = True
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 

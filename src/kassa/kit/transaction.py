@@ -2,8 +2,10 @@
 success, and before a single byte of that response is sent.
 
 A pure ASGI middleware buffers the response. If the status is below 400 the session commits,
-then the response goes out; otherwise it rolls back. A failed commit never reaches the client as
-a success: it is answered 409 (a conflicting concurrent write) or 503 (database unavailable).
+then the response goes out; otherwise it rolls back, unless the error says the work done so
+far must be kept (``KassaError.commit``: a declined payment attempt is recorded). A failed
+commit never reaches the client as a success: it is answered 409 (a conflicting concurrent
+write) or 503 (database unavailable).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class RequestTransaction:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
+        self.commit_anyway = False
 
     def session(self) -> AsyncSession:
         if self._session is None:
@@ -83,7 +86,7 @@ class TransactionMiddleware:
             raise
         assert start is not None, "the application sent no response"
         try:
-            await transaction.finish(commit=start["status"] < 400)
+            await transaction.finish(commit=start["status"] < 400 or transaction.commit_anyway)
         except IntegrityError:
             log.warning("commit_conflict", exc_info=True)
             await send_json(

@@ -1,31 +1,39 @@
-"""Delivering one webhook event: one attempt, its log row, and what happens next.
+"""Delivering webhook events: attempts, their log rows, and what happens next.
 
-Attempts follow ``RETRY_SCHEDULE`` (about three days over ten attempts), driven by the event's
-``next_attempt_at`` on Kassa's clock so tests can move time. ``Retry-After`` stretches a delay;
-410 Gone disables the endpoint; redirects are not followed; an endpoint whose events keep
-failing is disabled and its organization told. Events about the same resource reach an
-endpoint in order: a later one waits while an earlier one is pending.
+A batch of events is handled in one transaction (``deliver_events``): the due ones are locked,
+sent concurrently, and their log rows and new states written with one statement each.
+``deliver_event`` is a batch of one. Attempts follow ``RETRY_SCHEDULE`` (about three days over
+ten attempts), driven by the event's ``next_attempt_at`` on Kassa's clock so tests can move
+time. ``Retry-After`` stretches a delay; 410 Gone disables the endpoint; redirects are not
+followed; an endpoint whose events keep failing is disabled and its organization told. Events
+about the same resource reach an endpoint in order: a later one waits while an earlier one is
+pending, in the same batch or not.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 
 import aiohttp
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kassa import __version__
 from kassa.config import Settings
 from kassa.kit.clock import utc_now
-from kassa.models import OrganizationNotice, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from kassa.webhook.repository import WebhookEndpointRepository, WebhookEventRepository
-from kassa.webhook.signing import signature_header
-from kassa.webhook.url_safety import UnsafeURL, check_url
+from kassa.kit.ids import new_id
+from kassa.models import OrganizationNotice, WebhookEndpoint
+from kassa.webhook.repository import (
+    EventState,
+    LockedEvent,
+    WebhookDeliveryRepository,
+    WebhookEndpointRepository,
+    WebhookEventRepository,
+)
+from kassa.webhook.sending import Response, send_all
 
 log = structlog.get_logger(__name__)
 
@@ -44,106 +52,202 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 MAX_RETRY_AFTER = timedelta(hours=24)
 ORDERING_WAIT = timedelta(seconds=2)
-RESPONSE_SNIPPET = 2048
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What an attempt led to; ``next_at`` asks for another look at this event then, and
-    ``successor_id`` is an event that may go now that this one is done."""
+    ``successor_id`` is an event that may go now that this one is done. ``busy``: another
+    transaction holds the event (e.g. a duplicate job delivering it); look again shortly."""
 
     status: str
     next_at: datetime | None = None
     successor_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Response:
-    status: int | None
-    body: str | None
-    error: str | None
-    retry_after: timedelta | None
-    duration_ms: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+    endpoint_id: uuid.UUID | None = None
 
 
 async def deliver_event(
     session: AsyncSession, event_id: uuid.UUID, client: aiohttp.ClientSession, settings: Settings
 ) -> Outcome:
-    events = WebhookEventRepository(session)
-    endpoints = WebhookEndpointRepository(session)
-    event = await events.lock(event_id)
-    if event is None or event.status != "pending":
-        return Outcome("not_pending")
-    now = utc_now()
-    if event.next_attempt_at is not None and event.next_attempt_at > now:
-        return Outcome("not_due", next_at=event.next_attempt_at)
-    # Not locked: deliveries to one endpoint run in parallel; its counters change atomically.
-    endpoint = await session.get(WebhookEndpoint, event.endpoint_id)
-    if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
-        event.status = "skipped"
-        return Outcome("skipped")
-    if await events.has_pending_predecessor(event):
-        event.next_attempt_at = now + ORDERING_WAIT
-        return Outcome("waiting_for_predecessor", next_at=event.next_attempt_at)
+    """One event's attempt: ``deliver_events`` for a batch of one."""
+    return (await deliver_events(session, [event_id], client, settings))[event_id]
 
-    response = await _post(client, endpoint, event, settings)
-    event.attempts += 1
-    event.last_http_code = response.status
-    session.add(
-        WebhookDelivery(
-            organization_id=event.organization_id,
-            endpoint_id=endpoint.id,
-            webhook_event_id=event.id,
-            attempt=event.attempts,
-            succeeded=response.ok,
-            http_code=response.status,
-            response=response.body,
-            error=response.error,
-            duration_ms=response.duration_ms,
-        )
-    )
+
+async def deliver_events(
+    session: AsyncSession,
+    event_ids: Sequence[uuid.UUID],
+    client: aiohttp.ClientSession,
+    settings: Settings,
+) -> dict[uuid.UUID, Outcome]:
+    """Attempt every due pending event of ``event_ids`` at once; an outcome for each id.
+
+    The batch waits for its slowest request (each gets ``webhooks_timeout_seconds`` once it
+    has its place among ``sending.PER_ORIGIN``): callers group events by endpoint so that a
+    slow endpoint only holds up its own events.
+    """
+    events = WebhookEventRepository(session)
+    ids = list(dict.fromkeys(event_ids))
+    outcomes: dict[uuid.UUID, Outcome] = {}
+    locked = await events.lock_for_delivery(ids)
+    now = utc_now()
+    if len(locked) < len(ids):
+        found = {event.id for event in locked}
+        missing = [event_id for event_id in ids if event_id not in found]
+        existing = await events.existing(missing)
+        for event_id in missing:
+            # Held by another transaction, which decides its fate: look again after a while.
+            outcomes[event_id] = (
+                Outcome("busy", next_at=now + ORDERING_WAIT)
+                if event_id in existing
+                else Outcome("not_pending")
+            )
+    due: list[LockedEvent] = []
+    for event in locked:
+        if event.status != "pending":
+            outcomes[event.id] = Outcome("not_pending", endpoint_id=event.endpoint_id)
+        elif event.next_attempt_at is not None and event.next_attempt_at > now:
+            outcomes[event.id] = Outcome(
+                "not_due", next_at=event.next_attempt_at, endpoint_id=event.endpoint_id
+            )
+        else:
+            due.append(event)
+    if not due:
+        return outcomes
+
+    # Not locked: deliveries to one endpoint run in parallel; its counters change atomically.
+    endpoints = await WebhookEndpointRepository(session).by_ids({e.endpoint_id for e in due})
+    states: list[EventState] = []
+    sendable: list[LockedEvent] = []
+    for event in due:
+        endpoint = endpoints.get(event.endpoint_id)
+        if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
+            states.append(_state(event, "skipped", event.next_attempt_at))
+            outcomes[event.id] = Outcome("skipped", endpoint_id=event.endpoint_id)
+        else:
+            sendable.append(event)
+    waiting = await events.with_pending_predecessor([event.id for event in sendable])
+    to_send: list[LockedEvent] = []
+    for event in sendable:
+        if event.id in waiting:
+            next_at = now + ORDERING_WAIT
+            states.append(_state(event, "pending", next_at))
+            outcomes[event.id] = Outcome(
+                "waiting_for_predecessor", next_at=next_at, endpoint_id=event.endpoint_id
+            )
+        else:
+            to_send.append(event)
+
+    responses = await send_all(client, endpoints, to_send, settings)
+    attempts = [
+        _attempted(event, endpoints[event.endpoint_id], response, now)
+        for event, response in zip(to_send, responses, strict=True)
+    ]
+    states.extend(attempt.state for attempt in attempts)
+    await events.record_states(states, utc_now())
+    await WebhookDeliveryRepository(session).add_attempts([a.log_row for a in attempts])
+    await _settle_endpoints(session, endpoints, attempts, settings)
+
+    finished = [a.event.id for a in attempts if a.outcome.status in ("delivered", "failed")]
+    successors = await events.next_pending_successors(finished)
+    for attempt in attempts:
+        outcome = attempt.outcome
+        if (successor := successors.get(attempt.event.id)) is not None:
+            outcome = Outcome(outcome.status, outcome.next_at, successor, outcome.endpoint_id)
+        outcomes[attempt.event.id] = outcome
+    return outcomes
+
+
+def _state(event: LockedEvent, status: str, next_attempt_at: datetime | None) -> EventState:
+    """The event's new state when it is not attempted."""
+    return EventState(event.id, status, event.attempts, next_attempt_at, event.last_http_code)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    event: LockedEvent
+    state: EventState
+    outcome: Outcome
+    log_row: dict[str, object]
+
+
+def _attempted(
+    event: LockedEvent, endpoint: WebhookEndpoint, response: Response, now: datetime
+) -> _Attempt:
+    """The state an attempt leaves its event in (endpoint effects come after)."""
+    attempts = event.attempts + 1
+    log_row: dict[str, object] = {
+        "id": new_id(),
+        "created_at": utc_now(),
+        "organization_id": event.organization_id,
+        "endpoint_id": endpoint.id,
+        "webhook_event_id": event.id,
+        "attempt": attempts,
+        "succeeded": response.ok,
+        "http_code": response.status,
+        "response": response.body,
+        "error": response.error,
+        "duration_ms": response.duration_ms,
+    }
     log.info(
         "webhook_attempt",
         event_id=str(event.id),
         endpoint_id=str(endpoint.id),
         type=event.type,
-        attempt=event.attempts,
+        attempt=attempts,
         http_code=response.status,
         error=response.error,
         duration_ms=response.duration_ms,
     )
+    status, next_at, kind = "pending", event.next_attempt_at, "retry_scheduled"
     if response.ok:
-        event.status = "succeeded"
-        event.next_attempt_at = None
-        if endpoint.consecutive_failures:
-            await endpoints.reset_failures(endpoint.id)
-        successor = await events.next_pending_successor(event)
-        return Outcome("delivered", successor_id=successor.id if successor else None)
-    if response.status == 410:
-        event.status = "failed"
-        await _disable(session, endpoint, "The endpoint answered 410 Gone.")
-        return Outcome("gone")
-    if event.attempts >= MAX_ATTEMPTS:
-        event.status = "failed"
-        event.next_attempt_at = None
-        failures = await endpoints.count_failure(endpoint.id)
-        if failures >= settings.webhooks_disable_after_failed_events:
+        status, next_at, kind = "succeeded", None, "delivered"
+    elif response.status == 410:
+        status, kind = "failed", "gone"
+    elif attempts >= MAX_ATTEMPTS:
+        status, next_at, kind = "failed", None, "failed"
+    else:
+        delay = RETRY_SCHEDULE[attempts - 1]
+        if response.retry_after is not None:
+            delay = max(delay, min(response.retry_after, MAX_RETRY_AFTER))
+        next_at = now + delay
+    state = EventState(event.id, status, attempts, next_at, response.status)
+    outcome = Outcome(kind, next_at if kind == "retry_scheduled" else None, None, endpoint.id)
+    return _Attempt(event, state, outcome, log_row)
+
+
+async def _settle_endpoints(
+    session: AsyncSession,
+    endpoints: dict[uuid.UUID, WebhookEndpoint],
+    attempts: Sequence[_Attempt],
+    settings: Settings,
+) -> None:
+    """Per endpoint, in event order: 410 disables it; a success restarts its count of
+    consecutive failed events; each event failed for good adds one, and enough disable it."""
+    by_endpoint: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for attempt in attempts:  # in event order: the events were locked by sequence
+        by_endpoint[attempt.event.endpoint_id].append(attempt.outcome.status)
+    repository = WebhookEndpointRepository(session)
+    for endpoint_id, kinds in by_endpoint.items():
+        endpoint = endpoints[endpoint_id]
+        if "gone" in kinds:
+            await _disable(session, endpoint, "The endpoint answered 410 Gone.")
+        delivered = "delivered" in kinds
+        after = kinds[len(kinds) - kinds[::-1].index("delivered") :] if delivered else kinds
+        failures = after.count("failed")
+        if delivered:
+            if endpoint.consecutive_failures or failures:
+                await repository.reset_failures(endpoint_id, to=failures)
+            count = failures
+        elif failures:
+            count = await repository.count_failure(endpoint_id, failures)
+        else:
+            continue
+        if failures and count >= settings.webhooks_disable_after_failed_events:
             await _disable(
                 session,
                 endpoint,
-                f"{failures} consecutive events failed after {MAX_ATTEMPTS} attempts each.",
+                f"{count} consecutive events failed after {MAX_ATTEMPTS} attempts each.",
             )
-        successor = await events.next_pending_successor(event)
-        return Outcome("failed", successor_id=successor.id if successor else None)
-    delay = RETRY_SCHEDULE[event.attempts - 1]
-    if response.retry_after is not None:
-        delay = max(delay, min(response.retry_after, MAX_RETRY_AFTER))
-    event.next_attempt_at = now + delay
-    return Outcome("retry_scheduled", next_at=event.next_attempt_at)
 
 
 async def _disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str) -> None:
@@ -164,61 +268,3 @@ async def _disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str
         url=endpoint.url,
         reason=reason,
     )
-
-
-async def _post(
-    client: aiohttp.ClientSession,
-    endpoint: WebhookEndpoint,
-    event: WebhookEvent,
-    settings: Settings,
-) -> _Response:
-    started = time.perf_counter()
-
-    def elapsed() -> int:
-        return int((time.perf_counter() - started) * 1000)
-
-    try:
-        await check_url(endpoint.url, allow_private=settings.webhooks_allow_private)
-    except UnsafeURL as error:
-        return _Response(None, None, f"Refused: {error}", None, elapsed())
-    # Receivers check webhook-timestamp against their wall clock, so it is real time.
-    sent_at = datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "user-agent": f"Kassa-Webhooks/{__version__}",
-        "webhook-id": str(event.id),
-        "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": signature_header(
-            endpoint.secret, str(event.id), sent_at, event.payload
-        ),
-    }
-    try:
-        async with client.post(
-            endpoint.url,
-            data=event.payload.encode(),
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=settings.webhooks_timeout_seconds),
-            allow_redirects=False,
-        ) as response:
-            # Only the start of the body is read: the log keeps no more.
-            snippet = (await response.content.read(RESPONSE_SNIPPET)).decode("utf-8", "replace")
-            status, retry_after = response.status, _retry_after(response.headers.get("retry-after"))
-    except TimeoutError:
-        return _Response(None, None, "Timed out", None, elapsed())
-    except aiohttp.ClientError as error:
-        return _Response(None, None, f"{type(error).__name__}: {error}"[:500], None, elapsed())
-    return _Response(status, snippet, None, retry_after, elapsed())
-
-
-def _retry_after(value: str | None) -> timedelta | None:
-    if value is None:
-        return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - datetime.now(UTC), timedelta(0))

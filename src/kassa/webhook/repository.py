@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, any_, exists, literal, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Row, Select, and_, any_, literal, select, text, update
 
 from kassa.kit.repository import TenantRepository
 from kassa.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -27,21 +27,29 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
-    async def count_failure(self, endpoint_id: uuid.UUID) -> int:
-        """One more event failed for good; the new count of consecutive failed events."""
+    async def by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
+        """Endpoints by id, deleted ones included (not tenant-scoped: for the worker)."""
+        if not ids:
+            return {}
+        statement = select(WebhookEndpoint).where(WebhookEndpoint.id.in_(list(ids)))
+        return {row.id: row for row in (await self.session.execute(statement)).scalars()}
+
+    async def count_failure(self, endpoint_id: uuid.UUID, events: int = 1) -> int:
+        """``events`` more events failed for good; the new count of consecutive failed events."""
         statement = (
             update(WebhookEndpoint)
             .where(WebhookEndpoint.id == endpoint_id)
-            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
+            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + events)
             .returning(WebhookEndpoint.consecutive_failures)
         )
         return int((await self.session.execute(statement)).scalar_one())
 
-    async def reset_failures(self, endpoint_id: uuid.UUID) -> None:
+    async def reset_failures(self, endpoint_id: uuid.UUID, to: int = 0) -> None:
+        """An event got through: the count restarts (from the failures that came after it)."""
         await self.session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.consecutive_failures > 0)
-            .values(consecutive_failures=0)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.consecutive_failures != to)
+            .values(consecutive_failures=to)
         )
 
     async def disable(self, endpoint_id: uuid.UUID, reason: str) -> bool:
@@ -58,49 +66,71 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
 class WebhookEventRepository(TenantRepository[WebhookEvent]):
     model = WebhookEvent
 
-    async def lock(self, event_id: uuid.UUID) -> WebhookEvent | None:
-        statement = select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
-        return (await self.session.execute(statement)).scalar_one_or_none()
+    async def lock_for_delivery(self, ids: Sequence[uuid.UUID]) -> list[LockedEvent]:
+        """Lock the given events, skipping those another transaction holds, earliest first.
 
-    async def has_pending_predecessor(self, event: WebhookEvent) -> bool:
-        """Whether an earlier event about the same resource still waits for this endpoint."""
-        earlier = aliased(WebhookEvent)
-        statement = select(
-            exists().where(
-                earlier.endpoint_id == event.endpoint_id,
-                earlier.resource_key == event.resource_key,
-                earlier.sequence < event.sequence,
-                earlier.status == "pending",
-            )
+        Plain rows rather than ORM objects: the worker loads a hundred at a time, and only
+        writes them back through ``record_states``.
+        """
+        result = await self.session.execute(_LOCK_FOR_DELIVERY, {"ids": list(ids)})
+        return [LockedEvent(*row) for row in result]
+
+    async def existing(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        statement = select(WebhookEvent.id).where(WebhookEvent.id.in_(ids))
+        return set((await self.session.execute(statement)).scalars())
+
+    async def with_pending_predecessor(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of the given events behind an earlier pending event about the same resource
+        for the same endpoint (of the given ones, only the earliest of a resource is not)."""
+        if not ids:
+            return set()
+        result = await self.session.execute(_WITH_PENDING_PREDECESSOR, {"ids": list(ids)})
+        return set(result.scalars())
+
+    async def next_pending_successors(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """For each given event, the earliest later pending event about the same resource for
+        the same endpoint, if any: the one that may go now that the given one is done."""
+        if not ids:
+            return {}
+        result = await self.session.execute(_NEXT_PENDING, {"ids": list(ids)})
+        return {done: successor for done, successor in result}
+
+    async def record_states(self, states: Sequence[EventState], now: datetime) -> None:
+        """Write the delivery state of many events in one statement."""
+        if not states:
+            return
+        await self.session.execute(
+            _UPDATE_STATES,
+            {
+                "ids": [s.id for s in states],
+                "statuses": [s.status for s in states],
+                "attempts": [s.attempts for s in states],
+                "next_attempt_at": [s.next_attempt_at for s in states],
+                "last_http_code": [s.last_http_code for s in states],
+                "now": now,
+            },
         )
-        return bool(await self.session.scalar(statement))
 
-    async def next_pending_successor(self, event: WebhookEvent) -> WebhookEvent | None:
+    async def due(self, now: datetime, limit: int) -> Sequence[Row[uuid.UUID, uuid.UUID]]:
+        """(id, endpoint_id) of pending events due by ``now``, the longest overdue first."""
         statement = (
-            select(WebhookEvent)
-            .where(
-                WebhookEvent.endpoint_id == event.endpoint_id,
-                WebhookEvent.resource_key == event.resource_key,
-                WebhookEvent.sequence > event.sequence,
-                WebhookEvent.status == "pending",
-            )
-            .order_by(WebhookEvent.sequence)
-            .limit(1)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
-    async def due(self, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-        statement = (
-            select(WebhookEvent.id)
+            select(WebhookEvent.id, WebhookEvent.endpoint_id)
             .where(WebhookEvent.status == "pending", WebhookEvent.next_attempt_at <= now)
             .order_by(WebhookEvent.next_attempt_at)
             .limit(limit)
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return (await self.session.execute(statement)).all()
 
 
 class WebhookDeliveryRepository(TenantRepository[WebhookDelivery]):
     model = WebhookDelivery
+
+    async def add_attempts(self, rows: Sequence[Mapping[str, object]]) -> None:
+        """Log many attempts in one statement; each row maps every column of the table."""
+        if not rows:
+            return
+        columns = {name: [row[name] for row in rows] for name in _DELIVERY_COLUMNS}
+        await self.session.execute(_INSERT_DELIVERIES, columns)
 
     def filtered(
         self, organization_id: uuid.UUID, filters: WebhookDeliveryFilters
@@ -138,3 +168,95 @@ class WebhookDeliveryRepository(TenantRepository[WebhookDelivery]):
             return {}
         statement = select(WebhookEvent).where(WebhookEvent.id.in_(ids))
         return {row.id: row for row in (await self.session.execute(statement)).scalars()}
+
+
+@dataclass(frozen=True, slots=True)
+class LockedEvent:
+    """What delivering an event needs to know about it."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    type: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_http_code: int | None
+
+
+_LOCK_FOR_DELIVERY = text("""
+    SELECT id, organization_id, endpoint_id, type, payload, status, attempts, next_attempt_at,
+           last_http_code
+    FROM webhook_events
+    WHERE id = ANY(CAST(:ids AS uuid[]))
+    ORDER BY sequence
+    FOR UPDATE SKIP LOCKED
+""")
+
+_WITH_PENDING_PREDECESSOR = text("""
+    SELECT event.id FROM webhook_events event
+    WHERE event.id = ANY(CAST(:ids AS uuid[])) AND EXISTS (
+        SELECT 1 FROM webhook_events earlier
+        WHERE earlier.endpoint_id = event.endpoint_id
+          AND earlier.resource_key = event.resource_key
+          AND earlier.sequence < event.sequence AND earlier.status = 'pending'
+    )
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class EventState:
+    """An event's delivery state after an attempt (or a decision not to attempt it)."""
+
+    id: uuid.UUID
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_http_code: int | None
+
+
+_NEXT_PENDING = text("""
+    SELECT done.id, successor.id
+    FROM webhook_events done
+    JOIN LATERAL (
+        SELECT later.id FROM webhook_events later
+        WHERE later.endpoint_id = done.endpoint_id AND later.resource_key = done.resource_key
+          AND later.sequence > done.sequence AND later.status = 'pending'
+        ORDER BY later.sequence
+        LIMIT 1
+    ) successor ON TRUE
+    WHERE done.id = ANY(CAST(:ids AS uuid[]))
+""")
+
+_UPDATE_STATES = text("""
+    UPDATE webhook_events event
+    SET status = state.status, attempts = state.attempts,
+        next_attempt_at = state.next_attempt_at, last_http_code = state.last_http_code,
+        modified_at = :now
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:statuses AS varchar[]), CAST(:attempts AS smallint[]),
+        CAST(:next_attempt_at AS timestamptz[]), CAST(:last_http_code AS smallint[])
+    ) AS state(id, status, attempts, next_attempt_at, last_http_code)
+    WHERE event.id = state.id
+""")
+
+# Column name -> its array type, for one INSERT ... SELECT FROM unnest: a single statement
+# (prepared once) whatever the number of rows.
+_DELIVERY_COLUMNS = {
+    "id": "uuid[]",
+    "created_at": "timestamptz[]",
+    "organization_id": "uuid[]",
+    "endpoint_id": "uuid[]",
+    "webhook_event_id": "uuid[]",
+    "attempt": "smallint[]",
+    "succeeded": "boolean[]",
+    "http_code": "smallint[]",
+    "response": "text[]",
+    "error": "text[]",
+    "duration_ms": "integer[]",
+}
+_INSERT_DELIVERIES = text(
+    f"INSERT INTO webhook_deliveries ({', '.join(_DELIVERY_COLUMNS)}) "  # noqa: S608
+    f"SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t})' for c, t in _DELIVERY_COLUMNS.items())})"
+)

@@ -127,7 +127,7 @@ async def emit(
     ]
     session.add_all(events)
     await session.flush()
-    await enqueue_deliveries(session, [event.id for event in events])
+    await enqueue_deliveries(session, [(event.id, event.endpoint_id) for event in events])
     return events
 
 
@@ -143,5 +143,5 @@ async def redeliver(
     event.status = "pending"
     event.next_attempt_at = utc_now()
     await session.flush()
-    await enqueue_deliveries(session, [event.id])
+    await enqueue_deliveries(session, [(event.id, event.endpoint_id)])
     return event

@@ -1,0 +1,251 @@
+"""Paid sandbox checkouts end to end, against a bare HTTP handler (a benchmark, not a test).
+
+Real processes: ``kassa serve`` (API) and ``kassa worker`` (settlement, webhook deliveries),
+PostgreSQL, and a webhook receiver in this process. One checkout is: create (API) → confirm
+with the sandbox's ``pm_card_visa`` (API) → settlement job (inbox event → payment, order,
+``order.paid`` event) → delivery job → signed ``order.paid`` received here. Its latency runs
+from the start of the create request to the webhook's arrival.
+
+Phase 1, throughput: ``--checkouts`` checkouts with ``--concurrency`` in flight (closed loop).
+Phase 2, latency: new checkouts at half the measured rate for ``--seconds`` (open loop), p50/p99.
+Baseline, same run, same client and concurrency: POSTs to a bare ASGI handler in its own
+process; a checkout costs two such requests, so the ratio is checkouts/s ÷ (requests/s ÷ 2).
+
+    .venv/bin/python -m bench.checkout_e2e --checkouts 2000 --concurrency 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench._support import (
+    REPO,
+    free_port,
+    fresh_database,
+    machine,
+    receiver_process,
+    server_url,
+)
+from kassa.bootstrap import create_organization_with_token
+from kassa.config import Settings
+from kassa.kit.db import create_engine, create_sessionmaker
+
+SECRET = "bench-" + "k" * 40
+PAY = {
+    "customer_email": "bench@example.com",
+    "customer_billing_address": {"country": "US"},
+    "confirmation_token_id": "pm_card_visa",
+}
+
+
+class Receiver:
+    """Receives ``order.paid`` webhooks and resolves the waiter of their checkout."""
+
+    def __init__(self) -> None:
+        self.waiters: dict[str, asyncio.Future[float]] = {}
+        self.received = 0
+
+    def expect(self, checkout_id: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiters[checkout_id] = future
+        return future
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.received += 1
+        future = self.waiters.pop(str(body["data"]["checkout_id"]), None)
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
+        return web.Response(text="ok")
+
+
+@contextmanager
+def kassa_processes(database_url: str, port: int, worker_concurrency: int) -> Iterator[None]:
+    env = dict(os.environ) | {
+        "DATABASE_URL": database_url,
+        "KASSA_SECRET_KEY": SECRET,
+        "KASSA_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "KASSA_LOG_LEVEL": "WARNING",
+        "KASSA_DATA_DIR": str(REPO / ".cache" / "bench-data"),
+    }
+    kassa = [sys.executable, "-m", "kassa"]
+    processes = [
+        subprocess.Popen(
+            [*kassa, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"], env=env
+        ),
+        subprocess.Popen([*kassa, "worker", "--concurrency", str(worker_concurrency)], env=env),
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+async def wait_ready(http: aiohttp.ClientSession, base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(f"{base}/readyz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the Kassa server did not become ready")
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: dict[str, Any], **kw: Any) -> Any:
+    async with http.post(url, json=body, **kw) as response:
+        data = await response.json()
+        if response.status >= 300:
+            raise RuntimeError(f"{url} answered {response.status}: {data}")
+        return data
+
+
+async def one_checkout(
+    http: aiohttp.ClientSession,
+    base: str,
+    headers: dict[str, str],
+    product_id: str,
+    receiver: Receiver,
+) -> float:
+    started = time.perf_counter()
+    checkout = await post(
+        http, f"{base}/v1/checkouts/", {"product_id": product_id}, headers=headers
+    )
+    arrived = receiver.expect(checkout["id"])
+    await post(http, f"{base}/v1/checkouts/client/{checkout['client_secret']}/confirm", PAY)
+    return await asyncio.wait_for(arrived, timeout=60) - started
+
+
+async def closed_loop(count: int, concurrency: int, run: Any) -> tuple[float, list[float]]:
+    semaphore = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def task() -> None:
+        async with semaphore:
+            latencies.append(await run())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(task() for _ in range(count)))
+    return count / (time.perf_counter() - started), latencies
+
+
+async def open_loop(rate: float, seconds: float, run: Any) -> list[float]:
+    tasks = []
+    interval = 1.0 / rate
+    started = time.perf_counter()
+    for number in range(int(rate * seconds)):
+        delay = started + number * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(run()))
+    return list(await asyncio.gather(*tasks))
+
+
+async def baseline(http: aiohttp.ClientSession, url: str, count: int, concurrency: int) -> float:
+    async def run() -> float:
+        async with http.post(url, json={"product_id": "x"}) as response:
+            await response.read()
+            response.raise_for_status()
+        return 0.0
+
+    rate, _ = await closed_loop(count, concurrency, run)
+    return rate
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = Settings(secret_key=SECRET, log_level="WARNING")
+    database_url = await fresh_database(settings, server_url())
+    engine = create_engine(database_url, settings)
+    credentials = await create_organization_with_token(
+        create_sessionmaker(engine), settings.resolved_secret_key(), "Bench"
+    )
+    await engine.dispose()
+    headers = {"Authorization": f"Bearer {credentials.token}"}
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    hook_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+    with kassa_processes(database_url, port, args.worker_concurrency), receiver_process() as bare:
+        async with aiohttp.ClientSession(connector=connector) as http:
+            await wait_ready(http, base)
+            await post(
+                http,
+                f"{base}/v1/webhooks/endpoints",
+                {
+                    "url": f"http://127.0.0.1:{hook_port}/hook",
+                    "format": "raw",
+                    "events": ["order.paid"],
+                },
+                headers=headers,
+            )
+            product = await post(
+                http,
+                f"{base}/v1/products/",
+                {"name": "Bench", "prices": [{"amount_type": "fixed", "price_amount": 1000}]},
+                headers=headers,
+            )
+
+            async def run() -> float:
+                return await one_checkout(http, base, headers, product["id"], receiver)
+
+            await closed_loop(min(100, args.checkouts), args.concurrency, run)  # warm-up
+            bare_rate = await baseline(http, bare, args.checkouts * 2, args.concurrency)
+            rate, loaded = await closed_loop(args.checkouts, args.concurrency, run)
+            latencies = await open_loop(rate / 2, args.seconds, run)
+    await runner.cleanup()
+
+    print(f"machine: {machine()}")
+    print(
+        f"checkouts: {args.checkouts}, concurrency: {args.concurrency}, worker concurrency: "
+        f"{args.worker_concurrency}"
+    )
+    print(f"baseline: bare handler POSTs:            {bare_rate:,.0f} requests/s")
+    print(f"kassa: paid checkouts (create→webhook):  {rate:,.0f} checkouts/s")
+    print(f"ratio kassa / (baseline / 2 requests):   {rate / (bare_rate / 2):.3f}")
+    print(
+        f"latency at full load: p50 {statistics.median(loaded) * 1000:.0f} ms, "
+        f"p99 {percentile(loaded, 0.99) * 1000:.0f} ms"
+    )
+    print(
+        f"latency at {rate / 2:,.0f} checkouts/s for {args.seconds:.0f} s ({len(latencies)}): "
+        f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--checkouts", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--worker-concurrency", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    asyncio.run(main(parser.parse_args()))

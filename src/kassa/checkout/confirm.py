@@ -1,0 +1,200 @@
+"""Confirming a checkout: the customer is found or created, the discount redeemed, and the
+payment started, all in the request's transaction under the checkout's row lock.
+
+Exactly once: the checkout row is locked (``FOR UPDATE NOWAIT``) and must be ``open``, so of
+many concurrent confirms one proceeds; the others get 409 ``CheckoutLocked`` at once (rather
+than queueing on the lock) or, once it committed, 403 ``NotOpenCheckout``. The processor's
+idempotency key is derived from the checkout id and its committed attempt count, so a retried
+confirm (the first one's transaction lost) asks the processor for the same payment again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.checkout import serialize, service
+from kassa.checkout.errors import PaymentError, PaymentUnavailable
+from kassa.checkout.schemas import CheckoutConfirm
+from kassa.customer.schemas import CustomerCreate
+from kassa.customer.service import create_customer
+from kassa.discount import service as discount_service
+from kassa.kit.errors import KassaError, ValidationFailed
+from kassa.models import Checkout, Customer, Discount, Payment, Product
+from kassa.order.service import create_paid_order
+from kassa.payments.processor import PaymentError as PaymentProcessorError
+from kassa.payments.processor import PaymentRequest
+from kassa.payments.registry import processor_for
+from kassa.webhook.schemas import WebhookEventType
+
+
+async def confirm_checkout(
+    session: AsyncSession, client_secret: str, body: CheckoutConfirm
+) -> Checkout:
+    checkout = await service.get_by_client_secret(session, client_secret, lock=True, nowait=True)
+    service.ensure_open(checkout)
+    await service.update_checkout(session, checkout, body)
+    _check_complete(checkout)
+    customer = await _customer(session, checkout)
+    checkout.customer_id = customer.id
+    discount = await _redeem_discount(session, checkout)
+    if checkout.total_amount == 0:
+        await _succeed_without_payment(session, checkout)
+        return checkout
+    if body.confirmation_token_id is None:
+        raise ValidationFailed.field(
+            ("body", "confirmation_token_id"), "A payment method is required to pay."
+        )
+    processor = processor_for(checkout.processor)
+    try:
+        attempt = await processor.create_payment(
+            session,
+            PaymentRequest(
+                idempotency_key=f"kassa-checkout-{checkout.id}-{checkout.payment_attempts}",
+                amount=checkout.total_amount,
+                currency=checkout.currency,
+                confirmation_token=body.confirmation_token_id,
+                customer_id=customer.id,
+                customer_email=customer.email or str(checkout.customer_email),
+                customer_name=checkout.customer_name,
+                return_url=checkout.url,
+                metadata={
+                    "kassa_checkout_id": str(checkout.id),
+                    "kassa_organization_id": str(checkout.organization_id),
+                },
+            ),
+        )
+    except PaymentProcessorError as error:
+        if isinstance(error, KassaError):
+            raise
+        raise PaymentUnavailable(f"The payment could not be processed: {error}") from error
+    checkout.payment_attempts += 1
+    payment = await _record_payment(session, checkout, attempt.processor_id)
+    payment.card_brand, payment.card_last4 = attempt.card_brand, attempt.card_last4
+    if attempt.status == "declined":
+        payment.status = "failed"
+        payment.decline_reason = attempt.decline_code
+        payment.decline_message = attempt.decline_message
+        checkout.payment_error = attempt.decline_message or "The payment was declined."
+        if discount is not None:
+            await discount_service.release(session, discount, checkout_id=checkout.id)
+        await session.flush()
+        raise PaymentError(checkout.payment_error)
+    payment.status = "requires_action" if attempt.status == "requires_action" else "pending"
+    payment.next_action_url = attempt.next_action_url
+    checkout.payment_error = None
+    checkout.status = "confirmed"
+    await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
+    return checkout
+
+
+def _check_complete(checkout: Checkout) -> None:
+    if not checkout.customer_email:
+        raise ValidationFailed.field(("body", "customer_email"), "Your email is required.")
+    address = checkout.customer_billing_address or {}
+    needed = ["country"] if checkout.total_amount > 0 or checkout.require_billing_address else []
+    if checkout.require_billing_address:
+        needed += ["line1", "city", "postal_code"]
+    for name in needed:
+        if not address.get(name):
+            raise ValidationFailed.field(
+                ("body", "customer_billing_address", name), f"The billing {name} is required."
+            )
+
+
+async def _customer(session: AsyncSession, checkout: Checkout) -> Customer:
+    """The checkout's customer: the one it names, else found by external id or email, else a
+    new one. A concurrent checkout creating the same customer makes the insert conflict; the
+    savepoint keeps this transaction usable and the winner's row is read instead."""
+    if checkout.customer_id is not None:
+        customer = await session.get(Customer, checkout.customer_id)
+        if customer is not None and customer.deleted_at is None:
+            return customer
+    for _ in range(2):
+        found = await _find_customer(session, checkout)
+        if found is not None:
+            return found
+        try:
+            async with session.begin_nested():
+                return await create_customer(
+                    session,
+                    checkout.organization_id,
+                    CustomerCreate(
+                        email=checkout.customer_email,
+                        name=checkout.customer_name,
+                        external_id=checkout.external_customer_id,
+                        billing_address=checkout.customer_billing_address,
+                        metadata=checkout.customer_metadata,
+                    ),
+                )
+        except ValidationFailed:
+            continue  # taken meanwhile: read it
+    raise ValidationFailed.field(
+        ("body", "customer_email"),
+        "This email belongs to another customer.",
+        checkout.customer_email,
+    )
+
+
+async def _find_customer(session: AsyncSession, checkout: Checkout) -> Customer | None:
+    live = (Customer.organization_id == checkout.organization_id, Customer.deleted_at.is_(None))
+    if checkout.external_customer_id is not None:
+        statement = select(Customer).where(
+            *live, Customer.external_id == checkout.external_customer_id
+        )
+        found = (await session.execute(statement)).scalar_one_or_none()
+        if found is not None:
+            return found
+        # An email of another external customer cannot be reused for this one.
+    statement = select(Customer).where(
+        *live, func.lower(Customer.email) == str(checkout.customer_email).lower()
+    )
+    found = (await session.execute(statement)).scalar_one_or_none()
+    if found is not None and checkout.external_customer_id is not None and found.external_id:
+        raise ValidationFailed.field(
+            ("body", "customer_email"),
+            "This email belongs to a customer with another external id.",
+            checkout.customer_email,
+        )
+    return found
+
+
+async def _redeem_discount(session: AsyncSession, checkout: Checkout) -> Discount | None:
+    if checkout.discount_id is None:
+        return None
+    discount = await session.get(Discount, checkout.discount_id)
+    assert discount is not None
+    await discount_service.redeem(
+        session, discount, checkout_id=checkout.id, customer_id=checkout.customer_id
+    )
+    return discount
+
+
+async def _record_payment(session: AsyncSession, checkout: Checkout, processor_id: str) -> Payment:
+    """The payment row for this attempt; the same one again when the processor returned an
+    intent Kassa already knows (a retried attempt)."""
+    statement = select(Payment).where(
+        Payment.processor == checkout.processor, Payment.processor_id == processor_id
+    )
+    payment = (await session.execute(statement)).scalar_one_or_none()
+    if payment is None:
+        payment = Payment(
+            organization_id=checkout.organization_id,
+            checkout_id=checkout.id,
+            customer_id=checkout.customer_id,
+            processor=checkout.processor,
+            processor_id=processor_id,
+            status="pending",
+            amount=checkout.total_amount,
+            currency=checkout.currency,
+        )
+        session.add(payment)
+    return payment
+
+
+async def _succeed_without_payment(session: AsyncSession, checkout: Checkout) -> None:
+    product = await session.get(Product, checkout.product_id)
+    assert product is not None
+    checkout.status = "succeeded"
+    await create_paid_order(session, checkout, product)
+    await serialize.emit(session, WebhookEventType.checkout_updated, checkout)

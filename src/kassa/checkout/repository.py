@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import DBAPIError
+
+from kassa.checkout.errors import CheckoutLocked
+from kassa.checkout.schemas import CheckoutListFilters
+from kassa.kit.repository import TenantRepository, apply_sorting
+from kassa.models import Checkout, CheckoutLink, Customer, Product, ProductPrice
+
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class CheckoutRepository(TenantRepository[Checkout]):
+    model = Checkout
+
+    def filtered(
+        self, organization_id: uuid.UUID, filters: CheckoutListFilters, sorting: Sequence[str]
+    ) -> Select[Checkout]:
+        statement = self.scoped(organization_id)
+        if filters.organization_id is not None:
+            statement = statement.where(Checkout.organization_id.in_(filters.organization_id))
+        if filters.product_id is not None:
+            statement = statement.where(Checkout.product_id.in_(filters.product_id))
+        if filters.customer_id is not None:
+            statement = statement.where(Checkout.customer_id.in_(filters.customer_id))
+        if filters.status is not None:
+            statement = statement.where(Checkout.status.in_([str(s) for s in filters.status]))
+        if filters.query:
+            escaped = filters.query.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            pattern = f"%{escaped}%"
+            statement = statement.where(
+                Checkout.customer_email.ilike(pattern, escape="\\")
+                | Checkout.customer_name.ilike(pattern, escape="\\")
+            )
+        return apply_sorting(
+            statement,
+            sorting,
+            {
+                "created_at": Checkout.created_at,
+                "expires_at": Checkout.expires_at,
+                "status": Checkout.status,
+            },
+            Checkout.id,
+        )
+
+    async def by_client_secret(
+        self, client_secret: str, *, lock: bool = False, nowait: bool = False
+    ) -> Checkout | None:
+        """``nowait``: a row another transaction holds raises ``CheckoutLocked`` at once."""
+        statement = select(Checkout).where(Checkout.client_secret == client_secret)
+        if lock:
+            statement = statement.with_for_update(nowait=nowait)
+        try:
+            return (await self.session.execute(statement)).scalar_one_or_none()
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise CheckoutLocked() from error
+            raise
+
+    async def lock(self, checkout_id: uuid.UUID) -> Checkout | None:
+        statement = select(Checkout).where(Checkout.id == checkout_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def products(self, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Product]:
+        statement = select(Product).where(
+            Product.organization_id == organization_id, Product.id.in_(ids)
+        )
+        found = {p.id: p for p in (await self.session.execute(statement)).scalars()}
+        return [found[i] for i in ids if i in found]
+
+    async def price_with_product(
+        self, organization_id: uuid.UUID, price_id: uuid.UUID
+    ) -> tuple[ProductPrice, Product] | None:
+        statement = (
+            select(ProductPrice, Product)
+            .join(Product, Product.id == ProductPrice.product_id)
+            .where(Product.organization_id == organization_id, ProductPrice.id == price_id)
+        )
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def customer(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
+        statement = select(Customer).where(
+            Customer.organization_id == organization_id,
+            Customer.id == customer_id,
+            Customer.deleted_at.is_(None),
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def expired_open(self, now: datetime, limit: int) -> Sequence[Checkout]:
+        statement = (
+            select(Checkout)
+            .where(Checkout.status == "open", Checkout.expires_at <= now)
+            .order_by(Checkout.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+
+class CheckoutLinkRepository(TenantRepository[CheckoutLink]):
+    model = CheckoutLink
+
+    def scoped(self, organization_id: uuid.UUID) -> Select[CheckoutLink]:
+        return super().scoped(organization_id).where(CheckoutLink.deleted_at.is_(None))
+
+    async def by_client_secret(self, client_secret: str) -> CheckoutLink | None:
+        statement = select(CheckoutLink).where(
+            CheckoutLink.client_secret == client_secret, CheckoutLink.deleted_at.is_(None)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()

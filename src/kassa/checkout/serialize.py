@@ -1,0 +1,191 @@
+"""API forms of a checkout: ``Checkout`` for the merchant, ``CheckoutPublic`` for the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.checkout import pricing
+from kassa.checkout.schemas import (
+    BillingAddressFieldMode,
+    BillingAddressFields,
+    Checkout,
+    CheckoutOrganization,
+    CheckoutProduct,
+    CheckoutPublic,
+    CheckoutPublicConfirmed,
+)
+from kassa.models import Checkout as CheckoutModel
+from kassa.models import Organization, Payment, Product
+from kassa.product.serialize import product_schema
+from kassa.webhook import service as webhook_service
+from kassa.webhook.schemas import WebhookEventType
+
+CHECKOUT_ID_PLACEHOLDER = "{CHECKOUT_ID}"
+
+
+def success_url(checkout: CheckoutModel) -> str:
+    if checkout.success_url is None:
+        return f"{checkout.url}/confirmation"
+    return checkout.success_url.replace(CHECKOUT_ID_PLACEHOLDER, str(checkout.id))
+
+
+def _billing_fields(checkout: CheckoutModel) -> BillingAddressFields:
+    full = checkout.require_billing_address
+    required, optional = BillingAddressFieldMode.required, BillingAddressFieldMode.optional
+    detail = required if full else BillingAddressFieldMode.disabled
+    return BillingAddressFields(
+        country=required,
+        state=optional if full else BillingAddressFieldMode.disabled,
+        city=detail,
+        postal_code=detail,
+        line1=detail,
+        line2=optional if full else BillingAddressFieldMode.disabled,
+    )
+
+
+async def _fields(session: AsyncSession, checkout: CheckoutModel) -> dict[str, Any]:
+    found = (
+        (await session.execute(select(Product).where(Product.id.in_(checkout.product_ids))))
+        .scalars()
+        .all()
+    )
+    by_id = {product.id: product for product in found}
+    products = [by_id[i] for i in checkout.product_ids if i in by_id]
+    schemas = {p.id: product_schema(p) for p in products}
+    checkout_products = [
+        CheckoutProduct.model_validate(schemas[p.id].model_dump()) for p in products
+    ]
+    selected = schemas.get(checkout.product_id)
+    selected_price = (
+        next((price for price in selected.prices if price.id == checkout.product_price_id), None)
+        if selected
+        else None
+    )
+    price_row = next(
+        (
+            price
+            for product in products
+            for price in product.prices
+            if price.id == checkout.product_price_id
+        ),
+        None,
+    )
+    is_free = price_row is not None and pricing.is_free(price_row)
+    discount = None
+    if checkout.discount_id is not None:
+        from kassa.discount.serialize import checkout_discount_schema
+        from kassa.models import Discount
+
+        row = await session.get(Discount, checkout.discount_id)
+        if row is not None:
+            discount = checkout_discount_schema(row).model_dump(mode="json")
+    payment_required = checkout.total_amount > 0
+    processor_metadata = {"processor": checkout.processor}
+    if checkout.payment_error:
+        processor_metadata["payment_error"] = checkout.payment_error
+    if checkout.status == "confirmed":
+        next_action = await session.scalar(
+            select(Payment.next_action_url).where(
+                Payment.checkout_id == checkout.id, Payment.status == "requires_action"
+            )
+        )
+        if next_action:
+            processor_metadata["next_action_url"] = next_action
+    return {
+        "id": checkout.id,
+        "created_at": checkout.created_at,
+        "modified_at": checkout.modified_at,
+        "custom_field_data": checkout.custom_field_data,
+        "payment_processor": "stripe",
+        "status": checkout.status,
+        "client_secret": checkout.client_secret,
+        "url": checkout.url,
+        "expires_at": checkout.expires_at,
+        "success_url": success_url(checkout),
+        "return_url": checkout.return_url,
+        "embed_origin": checkout.embed_origin,
+        "amount": checkout.amount,
+        "seats": checkout.seats,
+        "discount_amount": checkout.discount_amount,
+        "net_amount": checkout.net_amount,
+        "tax_amount": checkout.tax_amount,
+        "tax_behavior": None,
+        "total_amount": checkout.total_amount,
+        "currency": checkout.currency,
+        "allow_trial": checkout.allow_trial,
+        "active_trial_interval": None,
+        "active_trial_interval_count": None,
+        "trial_end": None,
+        "organization_id": checkout.organization_id,
+        "product_id": checkout.product_id,
+        "product_price_id": checkout.product_price_id,
+        "discount_id": checkout.discount_id,
+        "allow_discount_codes": checkout.allow_discount_codes,
+        "require_billing_address": checkout.require_billing_address,
+        "is_discount_applicable": price_row is not None and pricing.discount_applicable(price_row),
+        "is_free_product_price": is_free,
+        "is_payment_required": payment_required,
+        "is_payment_setup_required": False,
+        "is_payment_form_required": payment_required,
+        "customer_id": checkout.customer_id,
+        "is_business_customer": checkout.is_business_customer,
+        "customer_name": checkout.customer_name,
+        "customer_email": checkout.customer_email,
+        "customer_ip_address": checkout.customer_ip_address,
+        "customer_billing_name": checkout.customer_billing_name,
+        "customer_billing_address": checkout.customer_billing_address,
+        "customer_tax_id": checkout.customer_tax_id,
+        "locale": checkout.locale,
+        "payment_method_type": checkout.payment_method_type,
+        "payment_processor_metadata": processor_metadata,
+        "billing_address_fields": _billing_fields(checkout),
+        "products": checkout_products,
+        "product": next((c for c in checkout_products if c.id == checkout.product_id), None),
+        "product_price": selected_price,
+        "prices": {str(p.id): schemas[p.id].prices for p in products},
+        "discount": discount,
+        "attached_custom_fields": [],
+    }
+
+
+async def checkout_schema(session: AsyncSession, checkout: CheckoutModel) -> Checkout:
+    fields = await _fields(session, checkout)
+    return Checkout.model_validate(
+        fields
+        | {
+            "trial_interval": checkout.trial_interval,
+            "trial_interval_count": checkout.trial_interval_count,
+            "metadata": checkout.user_metadata,
+            "external_customer_id": checkout.external_customer_id,
+            "subscription_id": None,
+            "customer_metadata": checkout.customer_metadata,
+        }
+    )
+
+
+async def checkout_public_schema(
+    session: AsyncSession, checkout: CheckoutModel, *, confirmed: bool = False
+) -> CheckoutPublic:
+    fields = await _fields(session, checkout)
+    organization = await session.get(Organization, checkout.organization_id)
+    assert organization is not None
+    fields["organization"] = CheckoutOrganization.model_validate(organization)
+    if confirmed:
+        return CheckoutPublicConfirmed.model_validate(fields | {"customer_session_token": None})
+    return CheckoutPublic.model_validate(fields)
+
+
+async def emit(
+    session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
+) -> None:
+    await session.flush()
+    await webhook_service.emit(
+        session,
+        checkout.organization_id,
+        event_type,
+        f"checkout:{checkout.id}",
+        await checkout_schema(session, checkout),
+    )

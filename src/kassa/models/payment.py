@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kassa.models.base import Base, RecordMixin
+
+
+class Payment(RecordMixin, Base):
+    """One attempt to collect money through a processor.
+
+    ``processor_id`` is the processor's own id (a PaymentIntent id for Stripe); it is unique, so
+    a settlement event can only ever settle one row. At most one attempt per checkout can be in
+    flight or succeeded (partial unique index): a second concurrent confirm cannot charge again.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_org_created", "organization_id", "created_at"),
+        UniqueConstraint("processor", "processor_id"),
+        Index(
+            "uq_payments_checkout_live",
+            "checkout_id",
+            unique=True,
+            postgresql_where=text("status IN ('pending', 'requires_action', 'succeeded')"),
+        ),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    checkout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkouts.id"), default=None)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id"), default=None)
+    processor: Mapped[str] = mapped_column(String(16))
+    processor_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(32), default="card")
+    card_brand: Mapped[str | None] = mapped_column(String(32), default=None)
+    card_last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    next_action_url: Mapped[str | None] = mapped_column(String(2083), default=None)
+    decline_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    decline_message: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ProcessorEvent(RecordMixin, Base):
+    """The inbox: each event a processor sends is stored once (unique per processor and event
+    id) and processed by a job in the transaction that marks it ``processed_at``."""
+
+    __tablename__ = "processor_events"
+    __table_args__ = (UniqueConstraint("processor", "event_id"),)
+
+    processor: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -1,0 +1,94 @@
+"""Orders: created from a checkout when it is paid (or free), read and lightly updated."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.kit.pagination import PaginationParams
+from kassa.models import Checkout, Order, OrderItem, Product
+from kassa.order.repository import OrderRepository
+from kassa.order.schemas import OrderListFilters, OrderUpdate
+from kassa.order.serialize import order_schema
+from kassa.webhook import service as webhook_service
+from kassa.webhook.schemas import WebhookEventType
+
+
+async def emit(session: AsyncSession, event_type: WebhookEventType, order: Order) -> None:
+    await session.flush()
+    await session.refresh(order)
+    await webhook_service.emit(
+        session, order.organization_id, event_type, f"order:{order.id}", order_schema(order)
+    )
+
+
+async def create_paid_order(session: AsyncSession, checkout: Checkout, product: Product) -> Order:
+    """The order for a paid (or free) checkout. The unique ``checkout_id`` makes a second one
+    impossible; callers hold the checkout's row lock, so they never race to it."""
+    assert checkout.customer_id is not None
+    order = Order(
+        organization_id=checkout.organization_id,
+        status="paid",
+        billing_reason="purchase",
+        currency=checkout.currency,
+        subtotal_amount=checkout.amount,
+        discount_amount=checkout.discount_amount,
+        net_amount=checkout.net_amount,
+        tax_amount=checkout.tax_amount or 0,
+        total_amount=checkout.total_amount,
+        billing_name=checkout.customer_billing_name or checkout.customer_name,
+        billing_address=checkout.customer_billing_address,
+        customer_id=checkout.customer_id,
+        product_id=checkout.product_id,
+        product_price_id=checkout.product_price_id,
+        discount_id=checkout.discount_id,
+        checkout_id=checkout.id,
+        seats=checkout.seats,
+        user_metadata=dict(checkout.user_metadata),
+        custom_field_data=dict(checkout.custom_field_data),
+        items=[
+            OrderItem(
+                label=product.name,
+                amount=checkout.amount,
+                tax_amount=checkout.tax_amount or 0,
+                product_price_id=checkout.product_price_id,
+            )
+        ],
+    )
+    session.add(order)
+    await emit(session, WebhookEventType.order_created, order)
+    await emit(session, WebhookEventType.order_paid, order)
+    return order
+
+
+async def list_orders(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    filters: OrderListFilters,
+    metadata: dict[str, list[str]],
+    sorting: Sequence[str],
+    params: PaginationParams,
+) -> tuple[Sequence[Order], int]:
+    repository = OrderRepository(session)
+    statement = repository.filtered(organization_id, filters, sorting, metadata)
+    return await repository.paginate(statement, params)
+
+
+async def get_order(
+    session: AsyncSession, organization_id: uuid.UUID, order_id: uuid.UUID, *, lock: bool = False
+) -> Order:
+    return await OrderRepository(session).get_or_404(organization_id, order_id, for_update=lock)
+
+
+async def update_order(session: AsyncSession, order: Order, body: OrderUpdate) -> Order:
+    fields = body.model_fields_set
+    if "billing_name" in fields:
+        order.billing_name = body.billing_name
+    if "billing_address" in fields:
+        order.billing_address = (
+            body.billing_address.model_dump() if body.billing_address is not None else None
+        )
+    await emit(session, WebhookEventType.order_updated, order)
+    return order

@@ -1,0 +1,46 @@
+"""Processing inbox events: one job per stored event, idempotent by ``processed_at``."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from kassa.jobs.registry import Backoff, JobContext, job
+from kassa.kit.clock import utc_now
+from kassa.models import ProcessorEvent
+from kassa.payments.events import settlement_of
+
+
+class ProcessEvent(BaseModel):
+    inbox_id: uuid.UUID
+
+
+# A settlement may arrive before the confirm that started the payment has committed (a real
+# processor answers fast); the job then retries until that payment is known.
+@job(max_attempts=12, backoff=Backoff(base_seconds=0.5, factor=2.0, max_seconds=600.0))
+async def process_processor_event(ctx: JobContext, payload: ProcessEvent) -> None:
+    from kassa.checkout.settlement import settle
+
+    session = ctx.session
+    event = (
+        await session.execute(
+            select(ProcessorEvent).where(ProcessorEvent.id == payload.inbox_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if event is None or event.processed_at is not None:
+        return
+    settlement = settlement_of(event.type, event.payload)
+    outcome = (
+        "ignored" if settlement is None else await settle(session, event.processor, settlement)
+    )
+    event.outcome = outcome
+    event.processed_at = utc_now()
+    ctx.logger.info(
+        "processor_event_processed",
+        processor=event.processor,
+        event_id=event.event_id,
+        type=event.type,
+        outcome=outcome,
+    )

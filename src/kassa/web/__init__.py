@@ -1,0 +1,1 @@
+"""Server-rendered web pages (hosted checkout) and their static files."""
