@@ -20,7 +20,7 @@ from kassa.customer.schemas import CustomerCreate
 from kassa.customer.service import create_customer
 from kassa.discount import service as discount_service
 from kassa.kit.errors import KassaError, ValidationFailed
-from kassa.models import Checkout, Customer, Discount, Payment, Product
+from kassa.models import Checkout, Customer, Discount, Payment
 from kassa.order.service import create_paid_order
 from kassa.payments.processor import PaymentError as PaymentProcessorError
 from kassa.payments.processor import PaymentRequest
@@ -193,8 +193,6 @@ async def _record_payment(session: AsyncSession, checkout: Checkout, processor_i
 
 
 async def _succeed_without_payment(session: AsyncSession, checkout: Checkout) -> None:
-    product = await session.get(Product, checkout.product_id)
-    assert product is not None
     checkout.status = "succeeded"
-    await create_paid_order(session, checkout, product)
+    await create_paid_order(session, checkout)
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)

@@ -4,8 +4,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from kassa.checkout.errors import CheckoutLocked
 from kassa.checkout.schemas import CheckoutListFilters
@@ -13,6 +14,13 @@ from kassa.kit.repository import TenantRepository, apply_sorting
 from kassa.models import Checkout, CheckoutLink, Customer, Product, ProductPrice
 
 LOCK_NOT_AVAILABLE = "55P03"
+_PRODUCTS = "kassa.checkout_products"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_products(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost one: a savepoint keeps the cache
+        session.info.pop(_PRODUCTS, None)
 
 
 class CheckoutRepository(TenantRepository[Checkout]):
@@ -67,11 +75,16 @@ class CheckoutRepository(TenantRepository[Checkout]):
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def products(self, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Product]:
-        statement = select(Product).where(
-            Product.organization_id == organization_id, Product.id.in_(ids)
-        )
-        found = {p.id: p for p in (await self.session.execute(statement)).scalars()}
-        return [found[i] for i in ids if i in found]
+        """The organization's products among ``ids``, in that order. Read once per transaction:
+        a checkout's request selects, prices and serializes the same products several times."""
+        cache: dict[uuid.UUID, Product] = self.session.info.setdefault(_PRODUCTS, {})
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            statement = select(Product).where(
+                Product.organization_id == organization_id, Product.id.in_(missing)
+            )
+            cache.update((p.id, p) for p in (await self.session.execute(statement)).scalars())
+        return [cache[i] for i in ids if i in cache and cache[i].organization_id == organization_id]
 
     async def price_with_product(
         self, organization_id: uuid.UUID, price_id: uuid.UUID

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import pricing
+from kassa.checkout.repository import CheckoutRepository
 from kassa.checkout.schemas import (
     BillingAddressFieldMode,
     BillingAddressFields,
@@ -18,7 +19,7 @@ from kassa.checkout.schemas import (
     CheckoutPublicConfirmed,
 )
 from kassa.models import Checkout as CheckoutModel
-from kassa.models import Organization, Payment, Product
+from kassa.models import Organization, Payment
 from kassa.product.serialize import product_schema
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
@@ -47,13 +48,9 @@ def _billing_fields(checkout: CheckoutModel) -> BillingAddressFields:
 
 
 async def _fields(session: AsyncSession, checkout: CheckoutModel) -> dict[str, Any]:
-    found = (
-        (await session.execute(select(Product).where(Product.id.in_(checkout.product_ids))))
-        .scalars()
-        .all()
+    products = await CheckoutRepository(session).products(
+        checkout.organization_id, checkout.product_ids
     )
-    by_id = {product.id: product for product in found}
-    products = [by_id[i] for i in checkout.product_ids if i in by_id]
     schemas = {p.id: product_schema(p) for p in products}
     checkout_products = [
         CheckoutProduct.model_validate(schemas[p.id].model_dump()) for p in products
@@ -182,10 +179,10 @@ async def emit(
     session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
 ) -> None:
     await session.flush()
+
+    async def data() -> Checkout:
+        return await checkout_schema(session, checkout)
+
     await webhook_service.emit(
-        session,
-        checkout.organization_id,
-        event_type,
-        f"checkout:{checkout.id}",
-        await checkout_schema(session, checkout),
+        session, checkout.organization_id, event_type, f"checkout:{checkout.id}", data
     )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.checkout import serialize
 from kassa.checkout.repository import CheckoutRepository
 from kassa.discount.service import release as release_discount
-from kassa.models import Discount, Payment, Product
+from kassa.models import Discount, Payment
 from kassa.order.repository import OrderRepository
 from kassa.order.service import create_paid_order
 from kassa.payments.processor import PaymentSettlement
@@ -52,10 +52,9 @@ async def _succeeded(session: AsyncSession, payment: Payment, settlement: Paymen
     assert checkout is not None
     order = await OrderRepository(session).by_checkout(checkout.id)
     if order is None:
-        product = await session.get(Product, checkout.product_id)
-        assert product is not None
-        order = await create_paid_order(session, checkout, product)
-    payment.order_id = order.id
+        await create_paid_order(session, checkout, payment=payment)
+    else:
+        payment.order_id = order.id
     if checkout.status != "succeeded":
         checkout.status = "succeeded"
         checkout.payment_error = None

@@ -7,28 +7,52 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.checkout.repository import CheckoutRepository
+from kassa.kit.ids import new_id
 from kassa.kit.pagination import PaginationParams
-from kassa.models import Checkout, Order, OrderItem, Product
+from kassa.models import Checkout, Customer, Discount, Order, OrderItem, Payment
 from kassa.order.repository import OrderRepository
+from kassa.order.schemas import Order as OrderSchema
 from kassa.order.schemas import OrderListFilters, OrderUpdate
 from kassa.order.serialize import order_schema
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
 
 
-async def emit(session: AsyncSession, event_type: WebhookEventType, order: Order) -> None:
+async def emit(
+    session: AsyncSession, event_type: WebhookEventType, order: Order, *more: WebhookEventType
+) -> None:
+    """Emit ``event_type`` (and ``more`` types) for the order; it is serialized at most once,
+    and only if an endpoint listens."""
     await session.flush()
-    await session.refresh(order)
-    await webhook_service.emit(
-        session, order.organization_id, event_type, f"order:{order.id}", order_schema(order)
-    )
+    schema: OrderSchema | None = None
+
+    async def data() -> OrderSchema:
+        nonlocal schema
+        if schema is None:
+            schema = order_schema(order)
+        return schema
+
+    for type_ in (event_type, *more):
+        await webhook_service.emit(session, order.organization_id, type_, f"order:{order.id}", data)
 
 
-async def create_paid_order(session: AsyncSession, checkout: Checkout, product: Product) -> Order:
+async def create_paid_order(
+    session: AsyncSession, checkout: Checkout, *, payment: Payment | None = None
+) -> Order:
     """The order for a paid (or free) checkout. The unique ``checkout_id`` makes a second one
     impossible; callers hold the checkout's row lock, so they never race to it."""
     assert checkout.customer_id is not None
+    product = (
+        await CheckoutRepository(session).products(checkout.organization_id, [checkout.product_id])
+    )[0]
+    customer = await session.get(Customer, checkout.customer_id)
+    discount = await session.get(Discount, checkout.discount_id) if checkout.discount_id else None
     order = Order(
+        id=new_id(),
+        customer=customer,
+        product=product,
+        discount=discount,
         organization_id=checkout.organization_id,
         status="paid",
         billing_reason="purchase",
@@ -58,8 +82,9 @@ async def create_paid_order(session: AsyncSession, checkout: Checkout, product: 
         ],
     )
     session.add(order)
-    await emit(session, WebhookEventType.order_created, order)
-    await emit(session, WebhookEventType.order_paid, order)
+    await emit(session, WebhookEventType.order_created, order, WebhookEventType.order_paid)
+    if payment is not None:
+        payment.order_id = order.id  # after the order's flush: no ORM relationship orders them
     return order
 
 

@@ -5,7 +5,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, Select, and_, any_, literal, select, text, update
+from sqlalchemy import Row, Select, and_, select, text, update
 
 from kassa.kit.repository import TenantRepository
 from kassa.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -18,13 +18,8 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
     def scoped(self, organization_id: uuid.UUID) -> Select[WebhookEndpoint]:
         return super().scoped(organization_id).where(WebhookEndpoint.deleted_at.is_(None))
 
-    async def subscribed(
-        self, organization_id: uuid.UUID, event_type: str
-    ) -> Sequence[WebhookEndpoint]:
-        statement = self.scoped(organization_id).where(
-            WebhookEndpoint.enabled.is_(True),
-            literal(str(event_type)) == any_(WebhookEndpoint.events),
-        )
+    async def enabled(self, organization_id: uuid.UUID) -> Sequence[WebhookEndpoint]:
+        statement = self.scoped(organization_id).where(WebhookEndpoint.enabled.is_(True))
         return (await self.session.execute(statement)).scalars().all()
 
     async def by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:

@@ -4,10 +4,12 @@ delivery job, written in the transaction of the change they report."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import BaseModel
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from kassa.config import get_settings
 from kassa.kit.clock import utc_now
@@ -45,6 +47,7 @@ async def create_endpoint(
         secret=generate_secret(),
         events=sorted({str(event) for event in body.events}),
     )
+    forget_endpoints(session)
     return await WebhookEndpointRepository(session).add(endpoint)
 
 
@@ -82,6 +85,7 @@ async def update_endpoint(
         if body.enabled:
             endpoint.consecutive_failures = 0
             endpoint.disabled_reason = None
+    forget_endpoints(session)
     await session.flush()
     return endpoint
 
@@ -95,7 +99,33 @@ async def rotate_secret(session: AsyncSession, endpoint: WebhookEndpoint) -> Web
 async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
     endpoint.deleted_at = utc_now()
     endpoint.enabled = False
+    forget_endpoints(session)
     await session.flush()
+
+
+WebhookData = BaseModel | Callable[[], Awaitable[BaseModel]]
+_SUBSCRIPTIONS = "kassa.webhook_endpoints"
+
+
+async def _enabled_endpoints(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Sequence[WebhookEndpoint]:
+    """The organization's enabled endpoints, read once per transaction (a sale emits several
+    events); changes to endpoints in the same transaction drop the cache."""
+    cache: dict[uuid.UUID, Sequence[WebhookEndpoint]] = session.info.setdefault(_SUBSCRIPTIONS, {})
+    if organization_id not in cache:
+        cache[organization_id] = await WebhookEndpointRepository(session).enabled(organization_id)
+    return cache[organization_id]
+
+
+def forget_endpoints(session: AsyncSession) -> None:
+    session.info.pop(_SUBSCRIPTIONS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost one: a savepoint keeps the cache
+        session.info.pop(_SUBSCRIPTIONS, None)
 
 
 async def emit(
@@ -103,17 +133,23 @@ async def emit(
     organization_id: uuid.UUID,
     event_type: WebhookEventType,
     resource_key: str,
-    data: BaseModel,
+    data: WebhookData,
 ) -> list[WebhookEvent]:
     """Record ``event_type`` for every enabled endpoint subscribed to it and enqueue their
-    deliveries, all inside the caller's transaction: they exist iff the change commits."""
+    deliveries, all inside the caller's transaction: they exist iff the change commits.
+    ``data`` may be a coroutine function: it is only called when someone is subscribed."""
     from kassa.webhook.jobs import enqueue_deliveries
 
-    endpoints = await WebhookEndpointRepository(session).subscribed(organization_id, event_type)
+    endpoints = [
+        endpoint
+        for endpoint in await _enabled_endpoints(session, organization_id)
+        if str(event_type) in endpoint.events
+    ]
     if not endpoints:
         return []
     occurred_at = utc_now()
-    data_json = data.model_dump(mode="json")
+    model = data if isinstance(data, BaseModel) else await data()
+    data_json = model.model_dump(mode="json")
     events = [
         WebhookEvent(
             organization_id=organization_id,
