@@ -10,17 +10,16 @@ confirm (the first one's transaction lost) asks the processor for the same payme
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize, service
+from kassa.checkout.customers import find_or_create_customer
 from kassa.checkout.errors import PaymentError, PaymentUnavailable
 from kassa.checkout.schemas import CheckoutConfirm
-from kassa.customer.schemas import CustomerCreate
-from kassa.customer.service import create_customer
 from kassa.discount import service as discount_service
 from kassa.kit.errors import KassaError, ValidationFailed
-from kassa.models import Checkout, Customer, Discount, Payment
+from kassa.models import Checkout, Discount, Payment
 from kassa.order.service import create_paid_order
 from kassa.payments.processor import PaymentError as PaymentProcessorError
 from kassa.payments.processor import PaymentRequest
@@ -35,7 +34,7 @@ async def confirm_checkout(
     service.ensure_open(checkout)
     await service.update_checkout(session, checkout, body)
     _check_complete(checkout)
-    customer = await _customer(session, checkout)
+    customer = await find_or_create_customer(session, checkout)
     checkout.customer_id = customer.id
     discount = await _redeem_discount(session, checkout)
     if checkout.total_amount == 0:
@@ -100,63 +99,6 @@ def _check_complete(checkout: Checkout) -> None:
             raise ValidationFailed.field(
                 ("body", "customer_billing_address", name), f"The billing {name} is required."
             )
-
-
-async def _customer(session: AsyncSession, checkout: Checkout) -> Customer:
-    """The checkout's customer: the one it names, else found by external id or email, else a
-    new one. A concurrent checkout creating the same customer makes the insert conflict; the
-    savepoint keeps this transaction usable and the winner's row is read instead."""
-    if checkout.customer_id is not None:
-        customer = await session.get(Customer, checkout.customer_id)
-        if customer is not None and customer.deleted_at is None:
-            return customer
-    for _ in range(2):
-        found = await _find_customer(session, checkout)
-        if found is not None:
-            return found
-        try:
-            async with session.begin_nested():
-                return await create_customer(
-                    session,
-                    checkout.organization_id,
-                    CustomerCreate(
-                        email=checkout.customer_email,
-                        name=checkout.customer_name,
-                        external_id=checkout.external_customer_id,
-                        billing_address=checkout.customer_billing_address,
-                        metadata=checkout.customer_metadata,
-                    ),
-                )
-        except ValidationFailed:
-            continue  # taken meanwhile: read it
-    raise ValidationFailed.field(
-        ("body", "customer_email"),
-        "This email belongs to another customer.",
-        checkout.customer_email,
-    )
-
-
-async def _find_customer(session: AsyncSession, checkout: Checkout) -> Customer | None:
-    live = (Customer.organization_id == checkout.organization_id, Customer.deleted_at.is_(None))
-    if checkout.external_customer_id is not None:
-        statement = select(Customer).where(
-            *live, Customer.external_id == checkout.external_customer_id
-        )
-        found = (await session.execute(statement)).scalar_one_or_none()
-        if found is not None:
-            return found
-        # An email of another external customer cannot be reused for this one.
-    statement = select(Customer).where(
-        *live, func.lower(Customer.email) == str(checkout.customer_email).lower()
-    )
-    found = (await session.execute(statement)).scalar_one_or_none()
-    if found is not None and checkout.external_customer_id is not None and found.external_id:
-        raise ValidationFailed.field(
-            ("body", "customer_email"),
-            "This email belongs to a customer with another external id.",
-            checkout.customer_email,
-        )
-    return found
 
 
 async def _redeem_discount(session: AsyncSession, checkout: Checkout) -> Discount | None:

@@ -7,30 +7,55 @@ the unique ``orders.checkout_id`` makes a second order impossible even if that c
 
 from __future__ import annotations
 
+import uuid
+
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize
+from kassa.checkout.customers import find_or_create_customer
 from kassa.checkout.repository import CheckoutRepository
 from kassa.discount.service import release as release_discount
-from kassa.models import Discount, Payment
+from kassa.kit.ids import new_id
+from kassa.models import Checkout, Discount, OrganizationNotice, Payment
 from kassa.order.repository import OrderRepository
 from kassa.order.service import create_paid_order
 from kassa.payments.processor import PaymentSettlement
 from kassa.webhook.schemas import WebhookEventType
+
+log = structlog.get_logger(__name__)
 
 
 class UnknownPayment(Exception):
     """The event names a payment not (yet) recorded: its confirm may still be committing."""
 
 
-async def settle(session: AsyncSession, processor: str, settlement: PaymentSettlement) -> str:
+async def _payment(
+    session: AsyncSession, processor: str, settlement: PaymentSettlement
+) -> Payment | None:
     statement = (
         select(Payment)
         .where(Payment.processor == processor, Payment.processor_id == settlement.processor_id)
         .with_for_update()
     )
-    payment = (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def settle(session: AsyncSession, processor: str, settlement: PaymentSettlement) -> str:
+    payment = await _payment(session, processor, settlement)
+    if payment is None and settlement.checkout_id is not None:
+        # The confirm that started it may still be committing: its checkout lock orders us
+        # after it. If the payment is still unknown then, that confirm was lost after the
+        # processor took the money: adopt the payment rather than lose it.
+        checkout = await CheckoutRepository(session).lock(uuid.UUID(settlement.checkout_id))
+        payment = await _payment(session, processor, settlement)
+        if payment is None and checkout is not None:
+            if settlement.status == "failed":
+                return "ignored"
+            payment = await _adopt(session, processor, settlement, checkout)
+            if payment.status == "needs_review":
+                return "duplicate_charge"
     if payment is None:
         raise UnknownPayment(settlement.processor_id)
     if settlement.status == "succeeded":
@@ -42,8 +67,7 @@ async def _succeeded(session: AsyncSession, payment: Payment, settlement: Paymen
     if payment.status == "succeeded":
         return "duplicate"
     if settlement.amount != payment.amount or settlement.currency != payment.currency:
-        payment.status = "failed"
-        payment.decline_reason = "amount_mismatch"
+        await _needs_review(session, payment, "amount_mismatch", settlement)
         return "amount_mismatch"
     payment.status = "succeeded"
     if payment.checkout_id is None:
@@ -51,6 +75,10 @@ async def _succeeded(session: AsyncSession, payment: Payment, settlement: Paymen
     checkout = await CheckoutRepository(session).lock(payment.checkout_id)
     assert checkout is not None
     order = await OrderRepository(session).by_checkout(checkout.id)
+    if order is not None and order.id != payment.order_id and checkout.status == "succeeded":
+        # Another payment already paid this checkout: this one is a second charge.
+        await _needs_review(session, payment, "duplicate_charge", settlement)
+        return "duplicate_charge"
     if order is None:
         await create_paid_order(session, checkout, payment=payment)
     else:
@@ -81,3 +109,56 @@ async def _failed(session: AsyncSession, payment: Payment, settlement: PaymentSe
                 await release_discount(session, discount, checkout_id=checkout.id)
         await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return "payment_failed"
+
+
+async def _adopt(
+    session: AsyncSession, processor: str, settlement: PaymentSettlement, checkout: Checkout
+) -> Payment:
+    """Record a payment the processor took for ``checkout`` whose confirm never committed."""
+    if checkout.customer_id is None:
+        checkout.customer_id = (await find_or_create_customer(session, checkout)).id
+    payment = Payment(
+        id=new_id(),
+        organization_id=checkout.organization_id,
+        checkout_id=checkout.id,
+        customer_id=checkout.customer_id,
+        processor=processor,
+        processor_id=settlement.processor_id,
+        status="pending",
+        amount=checkout.total_amount,
+        currency=checkout.currency,
+    )
+    if checkout.status == "succeeded":
+        # Already paid by another payment: this one is a second charge (and not a live one).
+        await _needs_review(session, payment, "duplicate_charge", settlement)
+    session.add(payment)
+    log.warning(
+        "payment_adopted",
+        checkout_id=str(checkout.id),
+        processor=processor,
+        processor_id=settlement.processor_id,
+    )
+    return payment
+
+
+async def _needs_review(
+    session: AsyncSession, payment: Payment, reason: str, settlement: PaymentSettlement
+) -> None:
+    """Money was taken but cannot pay for an order: keep it visible until someone refunds it."""
+    payment.status = "needs_review"
+    payment.decline_reason = reason
+    session.add(
+        OrganizationNotice(
+            organization_id=payment.organization_id,
+            type="payment.needs_review",
+            message=f"Payment {payment.processor_id} ({settlement.amount} "
+            f"{settlement.currency.upper()}) needs a refund or review: {reason}.",
+            subject_id=payment.id,
+        )
+    )
+    log.error(
+        "payment_needs_review",
+        payment_id=str(payment.id),
+        processor_id=payment.processor_id,
+        reason=reason,
+    )

@@ -22,6 +22,7 @@ def settlement_of(event_type: str, payload: dict[str, Any]) -> PaymentSettlement
         currency=str(intent.get("currency", "")).lower(),
         decline_code=error.get("decline_code") or error.get("code"),
         decline_message=error.get("message"),
+        checkout_id=(intent.get("metadata") or {}).get("kassa_checkout_id"),
     )
 
 

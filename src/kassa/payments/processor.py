@@ -56,6 +56,7 @@ class PaymentSettlement:
     currency: str
     decline_code: str | None = None
     decline_message: str | None = None
+    checkout_id: str | None = None  # from the payment's metadata, as Kassa sent it
 
 
 class PaymentProcessor(Protocol):

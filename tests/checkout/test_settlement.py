@@ -1,0 +1,160 @@
+"""Settlement when the processor's event and Kassa's records disagree: a confirm lost after the
+processor took the money, a failure nobody knows, a wrong amount, a second charge."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa.kit.db import session_scope
+from kassa.models import OrganizationNotice, Payment, ProcessorEvent
+from kassa.payments import sandbox
+from tests.checkout.conftest import JSON, PAY, RunJobs, confirm, create_checkout, create_product
+from tests.conftest import Tenant
+
+
+async def _ready_checkout(client: httpx.AsyncClient, tenant: Tenant) -> JSON:
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    fields = {k: v for k, v in PAY.items() if k != "confirmation_token_id"}
+    response = await client.patch(f"/v1/checkouts/client/{checkout['client_secret']}", json=fields)
+    assert response.status_code == 200
+    return checkout
+
+
+async def _send(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    checkout: JSON,
+    event_type: str,
+    amount: int = 2500,
+) -> str:
+    intent = f"sbx_pi_lost_{uuid.uuid4().hex[:12]}"
+    async with session_scope(sessionmaker) as session:
+        await sandbox.send_event(
+            session,
+            intent,
+            event_type,
+            amount=amount,
+            currency="usd",
+            metadata={"kassa_checkout_id": checkout["id"]},
+        )
+    return intent
+
+
+async def _outcome(sessionmaker: async_sessionmaker[AsyncSession], intent: str) -> str | None:
+    async with sessionmaker() as session:
+        statement = select(ProcessorEvent.outcome).where(
+            ProcessorEvent.payload["data"]["object"]["id"].astext == intent
+        )
+        return await session.scalar(statement)
+
+
+async def test_a_lost_confirm_is_adopted_into_a_paid_order(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: RunJobs,
+) -> None:
+    checkout = await _ready_checkout(client, tenant)
+    intent = await _send(sessionmaker, checkout, "payment_intent.succeeded")
+
+    async def settled() -> bool:
+        return await _outcome(sessionmaker, intent) is not None
+
+    await run_jobs(settled)
+    assert await _outcome(sessionmaker, intent) == "order_paid"
+    orders = await client.get(
+        "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
+    )
+    [order] = orders.json()["items"]
+    assert (order["status"], order["total_amount"]) == ("paid", 2500)
+    assert order["customer"]["email"] == PAY["customer_email"]
+    state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
+    assert state.json()["status"] == "succeeded"
+    # The customer cannot be charged again for it.
+    assert (await confirm(client, checkout)).status_code == 403
+
+
+async def test_an_unknown_failure_is_ignored_at_once(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: RunJobs,
+) -> None:
+    checkout = await _ready_checkout(client, tenant)
+    intent = await _send(sessionmaker, checkout, "payment_intent.payment_failed")
+
+    async def settled() -> bool:
+        return await _outcome(sessionmaker, intent) is not None
+
+    await run_jobs(settled)
+    assert await _outcome(sessionmaker, intent) == "ignored"
+    state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
+    assert state.json()["status"] == "open"
+
+
+async def test_wrong_amounts_and_second_charges_are_kept_for_review(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: RunJobs,
+) -> None:
+    checkout = await _ready_checkout(client, tenant)
+    wrong = await _send(sessionmaker, checkout, "payment_intent.succeeded", amount=100)
+
+    async def wrong_settled() -> bool:
+        return await _outcome(sessionmaker, wrong) is not None
+
+    await run_jobs(wrong_settled)
+    assert await _outcome(sessionmaker, wrong) == "amount_mismatch"
+    orders = await client.get(
+        "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
+    )
+    assert orders.json()["items"] == []
+
+    # The customer pays properly; then the processor reports yet another charge for it.
+    assert (await confirm(client, checkout)).status_code == 200
+
+    async def paid() -> bool:
+        state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
+        return bool(state.json()["status"] == "succeeded")
+
+    await run_jobs(paid)
+    second = await _send(sessionmaker, checkout, "payment_intent.succeeded")
+
+    async def second_settled() -> bool:
+        return await _outcome(sessionmaker, second) is not None
+
+    await run_jobs(second_settled)
+    assert await _outcome(sessionmaker, second) == "duplicate_charge"
+    orders = await client.get(
+        "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
+    )
+    assert len(orders.json()["items"]) == 1
+    async with sessionmaker() as session:
+        statuses = (
+            await session.execute(
+                select(Payment.processor_id, Payment.status).where(
+                    Payment.checkout_id == uuid.UUID(checkout["id"])
+                )
+            )
+        ).all()
+        notices = (
+            (
+                await session.execute(
+                    select(OrganizationNotice.type).where(
+                        OrganizationNotice.organization_id == tenant.organization_id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    by_intent = dict(statuses)
+    assert by_intent[wrong] == "needs_review"
+    assert by_intent[second] == "needs_review"
+    assert sorted(by_intent.values()).count("succeeded") == 1
+    assert notices == ["payment.needs_review", "payment.needs_review"]
