@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.config import Settings, get_settings
+from kassa.kit import loop as event_loop
 
 T = TypeVar("T")
 
@@ -115,7 +116,7 @@ def serve(
     demo_token = asyncio.run(prepare())
     _print_banner(settings, demo_token)
     in_process_worker = settings.embedded_database if with_worker is None else with_worker
-    asyncio.run(_serve(create_app(settings, url), settings, url, in_process_worker))
+    event_loop.run(_serve(create_app(settings, url), settings, url, in_process_worker))
 
 
 class _Server(uvicorn.Server):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import logging
@@ -13,6 +12,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.config import get_settings
+from kassa.kit import loop as event_loop
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ def worker(
     if metrics_port is not None:
         start_http_server(metrics_port)
     _freeze_start_up_objects(settings.job_modules)
-    asyncio.run(run())
+    event_loop.run(run())
 
 
 def _freeze_start_up_objects(job_modules: list[str]) -> None:
