@@ -44,11 +44,12 @@ async def _payment(
 
 async def settle(session: AsyncSession, processor: str, settlement: PaymentSettlement) -> str:
     payment = await _payment(session, processor, settlement)
-    if payment is None and settlement.checkout_id is not None:
+    checkout_id = _uuid(settlement.checkout_id)
+    if payment is None and checkout_id is not None:
         # The confirm that started it may still be committing: its checkout lock orders us
         # after it. If the payment is still unknown then, that confirm was lost after the
         # processor took the money: adopt the payment rather than lose it.
-        checkout = await CheckoutRepository(session).lock(uuid.UUID(settlement.checkout_id))
+        checkout = await CheckoutRepository(session).lock(checkout_id)
         payment = await _payment(session, processor, settlement)
         if payment is None and checkout is not None:
             if settlement.status == "failed":
@@ -109,6 +110,14 @@ async def _failed(session: AsyncSession, payment: Payment, settlement: PaymentSe
                 await release_discount(session, discount, checkout_id=checkout.id)
         await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return "payment_failed"
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    """The checkout id a processor echoed back from Kassa's metadata (garbage is no id)."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
 
 
 async def _adopt(
