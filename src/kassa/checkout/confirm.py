@@ -34,7 +34,8 @@ async def confirm_checkout(
     service.ensure_open(checkout)
     await service.update_checkout(session, checkout, body)
     _check_complete(checkout)
-    customer = await find_or_create_customer(session, checkout)
+    with session.no_autoflush:  # the checkout's changes go out with the next write, not now
+        customer = await find_or_create_customer(session, checkout)
     checkout.customer_id = customer.id
     discount = await _redeem_discount(session, checkout)
     if checkout.total_amount == 0:

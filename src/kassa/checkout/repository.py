@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, event, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, joinedload
 
 from kassa.checkout.errors import CheckoutLocked
 from kassa.checkout.schemas import CheckoutListFilters
@@ -80,10 +80,13 @@ class CheckoutRepository(TenantRepository[Checkout]):
         cache: dict[uuid.UUID, Product] = self.session.info.setdefault(_PRODUCTS, {})
         missing = [i for i in ids if i not in cache]
         if missing:
-            statement = select(Product).where(
-                Product.organization_id == organization_id, Product.id.in_(missing)
+            statement = (
+                select(Product)
+                .where(Product.organization_id == organization_id, Product.id.in_(missing))
+                .options(joinedload(Product.prices))  # one round trip, not two
             )
-            cache.update((p.id, p) for p in (await self.session.execute(statement)).scalars())
+            rows = (await self.session.execute(statement)).unique().scalars()
+            cache.update((p.id, p) for p in rows)
         return [cache[i] for i in ids if i in cache and cache[i].organization_id == organization_id]
 
     async def price_with_product(

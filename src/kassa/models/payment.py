@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kassa.models.base import Base, RecordMixin
+
+if TYPE_CHECKING:
+    from kassa.models.order import Order
 
 
 class Payment(RecordMixin, Base):
@@ -35,6 +38,8 @@ class Payment(RecordMixin, Base):
     )
     checkout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkouts.id"), default=None)
     order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    # Lets the unit of work insert a new order before the payment row that points at it.
+    order: Mapped[Order | None] = relationship(lazy="raise")
     customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id"), default=None)
     processor: Mapped[str] = mapped_column(String(16))
     processor_id: Mapped[str] = mapped_column(String(128))

@@ -82,9 +82,9 @@ async def create_paid_order(
         ],
     )
     session.add(order)
-    await emit(session, WebhookEventType.order_created, order, WebhookEventType.order_paid)
     if payment is not None:
-        payment.order_id = order.id  # after the order's flush: no ORM relationship orders them
+        payment.order = order
+    await emit(session, WebhookEventType.order_created, order, WebhookEventType.order_paid)
     return order
 
 
