@@ -308,3 +308,27 @@ async def test_a_merchant_discount_on_creation(client: httpx.AsyncClient, tenant
     assert (checkout["discount_amount"], checkout["total_amount"]) == (1000, 1500)
     assert checkout["discount"]["id"] == discount["id"]
     assert schema_errors("Checkout", checkout) == []
+
+
+async def test_a_retried_confirm_with_its_idempotency_key_is_replayed(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    checkout = await _paid_checkout(client, tenant)
+    url = f"/v1/checkouts/client/{checkout['client_secret']}/confirm"
+    headers = {"Idempotency-Key": f"confirm-{checkout['id']}"}
+    body = {
+        "customer_email": "retry@example.com",
+        "customer_billing_address": {"country": "SE"},
+        "confirmation_token_id": "pm_card_visa",
+    }
+    first = await client.post(url, json=body, headers=headers)
+    again = await client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert await _count(sessionmaker, Payment, checkout["id"]) == 1
+    changed = await client.post(
+        url, json=body | {"customer_email": "x@example.com"}, headers=headers
+    )
+    assert changed.status_code == 422
