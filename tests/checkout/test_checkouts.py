@@ -191,3 +191,37 @@ async def test_expired_checkouts_answer_410(client: httpx.AsyncClient, tenant: T
     finally:
         clock.reset()
     assert (await client.get("/v1/checkouts/client/kassa_c_unknown")).status_code == 404
+
+
+async def test_products_referred_to_are_no_longer_deletable(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    sold, discounted, linked, untouched = [await create_product(client, tenant) for _ in range(4)]
+    assert all(p["is_deletable"] for p in (sold, discounted, linked, untouched))
+    await create_checkout(client, tenant, product_id=sold["id"])
+    discount = await client.post(
+        "/v1/discounts/",
+        headers=tenant.headers,
+        json={
+            "name": "Only one",
+            "type": "percentage",
+            "basis_points": 500,
+            "duration": "once",
+            "products": [discounted["id"]],
+        },
+    )
+    assert discount.status_code == 201, discount.text
+    link = await client.post(
+        "/v1/checkout-links/",
+        headers=tenant.headers,
+        json={"payment_processor": "stripe", "products": [linked["id"]]},
+    )
+    assert link.status_code == 201, link.text
+    listed = await client.get("/v1/products/", headers=tenant.headers, params={"limit": 100})
+    deletable = {p["id"]: p["is_deletable"] for p in listed.json()["items"]}
+    assert deletable[sold["id"]] is False
+    assert deletable[discounted["id"]] is False
+    assert deletable[linked["id"]] is False
+    assert deletable[untouched["id"]] is True
+    one = await client.get(f"/v1/products/{sold['id']}", headers=tenant.headers)
+    assert one.json()["is_deletable"] is False

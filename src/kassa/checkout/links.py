@@ -242,7 +242,10 @@ async def link_schema(
             "discount_id": link.discount_id,
             "seats": link.seats,
             "organization_id": link.organization_id,
-            "products": [product_schema(by_id[i]) for i in link.product_ids if i in by_id],
+            # The link itself refers to them: none can be deleted.
+            "products": [
+                product_schema(by_id[i], is_deletable=False) for i in link.product_ids if i in by_id
+            ],
             "discount": discount,
             "url": f"{base_url.rstrip('/')}/checkout-links/{link.client_secret}",
         }

@@ -51,7 +51,7 @@ async def _fields(session: AsyncSession, checkout: CheckoutModel) -> dict[str, A
     products = await CheckoutRepository(session).products(
         checkout.organization_id, checkout.product_ids
     )
-    schemas = {p.id: product_schema(p) for p in products}
+    schemas = {p.id: product_schema(p, is_deletable=False) for p in products}
     checkout_products = [
         CheckoutProduct.model_validate(schemas[p.id].model_dump()) for p in products
     ]

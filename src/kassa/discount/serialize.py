@@ -72,7 +72,9 @@ def discount_schema(discount: DiscountModel) -> DiscountSchema:
         "redemptions_count": discount.redemptions_count,
         "organization_id": discount.organization_id,
         "products": [
-            DiscountProduct.model_validate(product_schema(product), from_attributes=True)
+            DiscountProduct.model_validate(
+                product_schema(product, is_deletable=False), from_attributes=True
+            )
             for product in discount.products
         ],
     }

@@ -51,7 +51,9 @@ def order_schema(order: OrderModel) -> Order:
             "customer": customer_schema(order.customer),
             "product": None
             if product is None
-            else OrderProduct.model_validate(product_schema(product).model_dump()),
+            else OrderProduct.model_validate(
+                product_schema(product, is_deletable=False).model_dump()
+            ),
             "discount": _discount(order),
             "items": [OrderItem.model_validate(item) for item in order.items],
             "description": product.name if product is not None else "Order",

@@ -21,7 +21,6 @@ from kassa.product.schemas import (
     ProductUpdate,
     ProductVisibility,
 )
-from kassa.product.serialize import product_schema
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
@@ -72,7 +71,7 @@ async def list_products(
         [str(s) for s in sorting or [ProductSortProperty.created_at_desc]],
         pagination,
     )
-    return ListResource.build([product_schema(row) for row in rows], total, pagination)
+    return ListResource.build(await service.serialized(session, rows), total, pagination)
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED, summary="Create Product")
@@ -82,13 +81,16 @@ async def create_product(
     """Create a one-time or recurring product with its prices."""
     organization_id = organization_for(subject, body.organization_id)
     product = await service.create_product(session, organization_id, body)
-    return product_schema(product)
+    [schema] = await service.serialized(session, [product])
+    return schema
 
 
 @router.get("/{id}", summary="Get Product", responses=NOT_FOUND)
 async def get_product(id: uuid.UUID, subject: ProductsRead, session: DbSession) -> Product:
     """Get a product by ID."""
-    return product_schema(await service.get_product(session, subject.organization_id, id))
+    product = await service.get_product(session, subject.organization_id, id)
+    [schema] = await service.serialized(session, [product])
+    return schema
 
 
 @router.patch("/{id}", summary="Update Product", responses=NOT_FOUND)
@@ -98,4 +100,5 @@ async def update_product(
     """Update a product. Set `is_archived` to archive it; a `prices` list replaces the active
     prices (existing ones by `id`, new ones by definition; unlisted ones are archived)."""
     product = await service.update_product(session, subject.organization_id, id, body)
-    return product_schema(product)
+    [schema] = await service.serialized(session, [product])
+    return schema

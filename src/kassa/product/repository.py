@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, false, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, false, func, select, union
 
 from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
-from kassa.models import Product, ProductPrice
+from kassa.models import Checkout, CheckoutLink, Order, Product, ProductPrice
+from kassa.models.discount import DiscountProduct
 from kassa.product.schemas import ProductListFilters
 
 
@@ -51,6 +52,23 @@ class ProductRepository(TenantRepository[Product]):
             },
             Product.id,
         )
+
+    async def referenced(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of ``ids`` that an order, a checkout, a checkout link or a discount refers to
+        (such a product can only be archived, never deleted)."""
+        if not ids:
+            return set()
+        wanted = list(ids)
+        statement = union(
+            select(Order.product_id).where(Order.product_id.in_(wanted)),
+            select(Checkout.product_id).where(Checkout.product_id.in_(wanted)),
+            select(DiscountProduct.c.product_id).where(DiscountProduct.c.product_id.in_(wanted)),
+            select(func.unnest(CheckoutLink.product_ids)).where(
+                CheckoutLink.deleted_at.is_(None), CheckoutLink.product_ids.overlap(wanted)
+            ),
+        )
+        found = (await self.session.execute(statement)).scalars()
+        return {product_id for product_id in found if product_id in ids}
 
     async def get_price(self, product_id: uuid.UUID, price_id: uuid.UUID) -> ProductPrice | None:
         statement = select(ProductPrice).where(

@@ -4,8 +4,9 @@ from kassa.models import Product as ProductModel
 from kassa.product.schemas import Product, ProductPriceCustom, ProductPriceFixed
 
 
-def product_schema(product: ProductModel) -> Product:
-    """The API form of a product: only its active prices are listed."""
+def product_schema(product: ProductModel, *, is_deletable: bool) -> Product:
+    """The API form of a product: only its active prices are listed. ``is_deletable``: nothing
+    refers to it (``ProductRepository.referenced``)."""
     prices: list[ProductPriceFixed | ProductPriceCustom] = []
     for price in product.prices:
         if price.is_archived:
@@ -30,8 +31,7 @@ def product_schema(product: ProductModel) -> Product:
             "is_archived": product.is_archived,
             "organization_id": product.organization_id,
             "user_metadata": product.user_metadata,
-            # Nothing can refer to a product yet: orders, subscriptions and discounts come later.
-            "is_deletable": True,
+            "is_deletable": is_deletable,
             "prices": prices,
         }
     )

@@ -18,18 +18,25 @@ from kassa.product.schemas import (
     ProductPriceFixedCreate,
     ProductUpdate,
 )
+from kassa.product.schemas import Product as ProductSchema
 from kassa.product.serialize import product_schema
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
 
 
+async def serialized(session: AsyncSession, products: Sequence[Product]) -> list[ProductSchema]:
+    """API forms of ``products``, with ``is_deletable`` read in one query."""
+    referenced = await ProductRepository(session).referenced([p.id for p in products])
+    return [product_schema(p, is_deletable=p.id not in referenced) for p in products]
+
+
 async def _emit(session: AsyncSession, event_type: WebhookEventType, product: Product) -> None:
+    async def data() -> ProductSchema:
+        [schema] = await serialized(session, [product])
+        return schema
+
     await webhook_service.emit(
-        session,
-        product.organization_id,
-        event_type,
-        f"product:{product.id}",
-        product_schema(product),
+        session, product.organization_id, event_type, f"product:{product.id}", data
     )
 
 
