@@ -48,7 +48,7 @@ def libpq(url: str) -> dict[str, object]:
 async def fresh_database(settings: Settings, server: str) -> str:
     """A new database on the benchmark server (from ``server_url()``), migrated to head."""
     name = f"kassa_bench_{secrets.token_hex(4)}"
-    connection = await asyncpg.connect(**libpq(server))  # type: ignore[arg-type]
+    connection = await asyncpg.connect(**libpq(server))  # type: ignore[call-overload]
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
     finally:

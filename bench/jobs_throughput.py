@@ -302,6 +302,6 @@ if __name__ == "__main__":
     # Run as the module `jobs_throughput`, the name worker processes import it under, so the
     # jobs' derived names (module:function) agree in both.
     sys.path.insert(0, str(BENCH_DIR))
-    import jobs_throughput
+    import jobs_throughput  # type: ignore[import-not-found]
 
     jobs_throughput.main()

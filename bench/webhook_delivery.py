@@ -159,7 +159,7 @@ async def main(
                     {"name": "Bench", "prices": [{"amount_type": "fixed", "price_amount": 1}]}
                 ),
             )
-            data = product_schema(product)
+            data = product_schema(product, is_deletable=True)
 
         started = time.perf_counter()
         for offset in range(0, events, batch):

@@ -24,5 +24,6 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
+.venv/bin/mypy bench
 echo "== pytest"
 exec .venv/bin/pytest -n "${KASSA_TEST_WORKERS:-2}" "$@"
