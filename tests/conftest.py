@@ -63,9 +63,14 @@ def _libpq_kwargs(url: str) -> dict[str, object]:
 
 
 async def _admin_execute(url: str, statement: str) -> None:
+    await fetch_rows(url, statement)
+
+
+async def fetch_rows(url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """Run ``query`` on a fresh connection of its own (outside any session or transaction)."""
     connection = await asyncpg.connect(**_libpq_kwargs(url))  # type: ignore[arg-type]
     try:
-        await connection.execute(statement)
+        return list(await connection.fetch(query, *args))
     finally:
         await connection.close()
 

@@ -133,6 +133,16 @@ async def test_recurring_and_archived_products_are_refused(
     )
     assert response.status_code == 422
     assert "not supported" in response.json()["detail"][0]["msg"]
+    archived = await create_product(client, tenant)
+    patched = await client.patch(
+        f"/v1/products/{archived['id']}", headers=tenant.headers, json={"is_archived": True}
+    )
+    assert patched.status_code == 200, patched.text
+    response = await client.post(
+        "/v1/checkouts/", headers=tenant.headers, json={"product_id": archived["id"]}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "This product is archived."
 
 
 async def test_other_organizations_cannot_see_or_use(

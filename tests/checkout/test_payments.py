@@ -332,3 +332,15 @@ async def test_a_retried_confirm_with_its_idempotency_key_is_replayed(
         url, json=body | {"customer_email": "x@example.com"}, headers=headers
     )
     assert changed.status_code == 422
+
+
+async def test_orders_sort_by_every_documented_property(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    from kassa.order.schemas import OrderSortProperty
+
+    for sorting in OrderSortProperty:
+        response = await client.get(
+            "/v1/orders/", headers=tenant.headers, params={"sorting": str(sorting)}
+        )
+        assert response.status_code == 200, (sorting, response.text)

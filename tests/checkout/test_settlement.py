@@ -52,6 +52,18 @@ async def _outcome(sessionmaker: async_sessionmaker[AsyncSession], intent: str) 
         return await session.scalar(statement)
 
 
+async def _settled(
+    sessionmaker: async_sessionmaker[AsyncSession], run_jobs: RunJobs, intent: str
+) -> str | None:
+    """Run the worker until the event about ``intent`` is processed; its outcome."""
+
+    async def processed() -> bool:
+        return await _outcome(sessionmaker, intent) is not None
+
+    await run_jobs(processed)
+    return await _outcome(sessionmaker, intent)
+
+
 async def test_a_lost_confirm_is_adopted_into_a_paid_order(
     client: httpx.AsyncClient,
     tenant: Tenant,
@@ -61,11 +73,7 @@ async def test_a_lost_confirm_is_adopted_into_a_paid_order(
     checkout = await _ready_checkout(client, tenant)
     intent = await _send(sessionmaker, checkout, "payment_intent.succeeded")
 
-    async def settled() -> bool:
-        return await _outcome(sessionmaker, intent) is not None
-
-    await run_jobs(settled)
-    assert await _outcome(sessionmaker, intent) == "order_paid"
+    assert await _settled(sessionmaker, run_jobs, intent) == "order_paid"
     orders = await client.get(
         "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
     )
@@ -87,11 +95,7 @@ async def test_an_unknown_failure_is_ignored_at_once(
     checkout = await _ready_checkout(client, tenant)
     intent = await _send(sessionmaker, checkout, "payment_intent.payment_failed")
 
-    async def settled() -> bool:
-        return await _outcome(sessionmaker, intent) is not None
-
-    await run_jobs(settled)
-    assert await _outcome(sessionmaker, intent) == "ignored"
+    assert await _settled(sessionmaker, run_jobs, intent) == "ignored"
     state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
     assert state.json()["status"] == "open"
 
@@ -105,11 +109,7 @@ async def test_wrong_amounts_and_second_charges_are_kept_for_review(
     checkout = await _ready_checkout(client, tenant)
     wrong = await _send(sessionmaker, checkout, "payment_intent.succeeded", amount=100)
 
-    async def wrong_settled() -> bool:
-        return await _outcome(sessionmaker, wrong) is not None
-
-    await run_jobs(wrong_settled)
-    assert await _outcome(sessionmaker, wrong) == "amount_mismatch"
+    assert await _settled(sessionmaker, run_jobs, wrong) == "amount_mismatch"
     orders = await client.get(
         "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
     )
@@ -125,11 +125,7 @@ async def test_wrong_amounts_and_second_charges_are_kept_for_review(
     await run_jobs(paid)
     second = await _send(sessionmaker, checkout, "payment_intent.succeeded")
 
-    async def second_settled() -> bool:
-        return await _outcome(sessionmaker, second) is not None
-
-    await run_jobs(second_settled)
-    assert await _outcome(sessionmaker, second) == "duplicate_charge"
+    assert await _settled(sessionmaker, run_jobs, second) == "duplicate_charge"
     orders = await client.get(
         "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
     )

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import _libpq_kwargs
+from tests.conftest import _libpq_kwargs, fetch_rows
 from tests.fault.test_webhook_faults import WORKER_ENV
 from tests.support.live_server import create_organization, spawn_kassa, start_kassa
 from tests.support.receiver import running_receiver
@@ -34,18 +34,10 @@ async def _hold_order_items(database_url: str) -> asyncpg.Connection:
     return connection
 
 
-async def _fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(**_libpq_kwargs(database_url))  # type: ignore[arg-type]
-    try:
-        return list(await connection.fetch(query, *args))
-    finally:
-        await connection.close()
-
-
 async def _wait_for_blocked_insert(database_url: str, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        rows = await _fetch(
+        rows = await fetch_rows(
             database_url,
             "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query ILIKE '%INSERT INTO order_items%'",
@@ -96,7 +88,7 @@ async def test_worker_killed_mid_settlement(database_url: str) -> None:
 
                 deliveries = await asyncio.to_thread(receiver.wait_for, 1, 60)
                 await asyncio.sleep(1.0)  # room for a (wrong) second delivery to show up
-                orders = await _fetch(
+                orders = await fetch_rows(
                     database_url, "SELECT id FROM orders WHERE checkout_id = $1", checkout["id"]
                 )
                 assert len(orders) == 1
@@ -107,7 +99,7 @@ async def test_worker_killed_mid_settlement(database_url: str) -> None:
                 assert deliveries
                 state = await api.get(f"/v1/checkouts/{checkout['id']}")
                 assert state.json()["status"] == "succeeded"
-                payments = await _fetch(
+                payments = await fetch_rows(
                     database_url,
                     "SELECT status FROM payments WHERE checkout_id = $1",
                     checkout["id"],

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import _libpq_kwargs
+from tests.conftest import fetch_rows
 from tests.support.live_server import create_organization, spawn_kassa, start_kassa
 from tests.support.receiver import Receiver, Reply, running_receiver
 
@@ -30,14 +30,7 @@ def slow_receiver() -> Iterator[Receiver]:
 
 
 def _fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(**_libpq_kwargs(database_url))  # type: ignore[arg-type]
-        try:
-            return list(await connection.fetch(query, *args))
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
+    return asyncio.run(fetch_rows(database_url, query, *args))
 
 
 def _hammer(base_url: str, token: str, stop: threading.Event, acknowledged: list[str]) -> None:

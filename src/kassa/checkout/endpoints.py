@@ -21,7 +21,12 @@ from kassa.checkout.schemas import (
     CheckoutUpdate,
     CheckoutUpdatePublic,
 )
-from kassa.checkout.serialize import checkout_public_schema, checkout_schema, emit
+from kassa.checkout.serialize import (
+    checkout_public_schema,
+    checkout_schema,
+    emit,
+    emit_and_serialize,
+)
 from kassa.config import get_settings
 from kassa.kit.db import DbSession
 from kassa.kit.errors import not_found_response
@@ -86,8 +91,7 @@ async def create_checkout(
     checkout = await service.create_checkout(
         session, subject.organization_id, body, public_base_url(request)
     )
-    await emit(session, WebhookEventType.checkout_created, checkout)
-    return await checkout_schema(session, checkout)
+    return await emit_and_serialize(session, WebhookEventType.checkout_created, checkout)
 
 
 @router.get("/{id}", summary="Get Checkout Session", responses=NOT_FOUND)
@@ -106,8 +110,7 @@ async def update_checkout(
 ) -> Checkout:
     checkout = await service.get_checkout(session, subject.organization_id, id, lock=True)
     await service.update_checkout(session, checkout, body)
-    await emit(session, WebhookEventType.checkout_updated, checkout)
-    return await checkout_schema(session, checkout)
+    return await emit_and_serialize(session, WebhookEventType.checkout_updated, checkout)
 
 
 @router.get(

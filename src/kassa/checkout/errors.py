@@ -27,11 +27,6 @@ class PaymentError(KassaError):
     commit = True
 
 
-class PaymentNotReady(KassaError):
-    status_code = 403
-    error = "PaymentNotReady"
-
-
 class CheckoutLocked(KassaError):
     """Another request is confirming this checkout right now."""
 

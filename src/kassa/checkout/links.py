@@ -16,6 +16,7 @@ from kassa.checkout.link_schemas import CheckoutLink, CheckoutLinkCreate, Checko
 from kassa.checkout.repository import CheckoutLinkRepository, CheckoutRepository
 from kassa.checkout.schemas import CheckoutCreate
 from kassa.config import get_settings
+from kassa.discount.serialize import discount_base_data
 from kassa.kit.clock import utc_now
 from kassa.kit.errors import ResourceNotFound, ValidationFailed
 from kassa.kit.pagination import PaginationParams
@@ -218,12 +219,9 @@ async def link_schema(
     by_id = {p.id: p for p in found}
     discount = None
     if link.discount_id is not None:
-        from kassa.discount.serialize import discount_schema
-
         row = await session.get(Discount, link.discount_id)
         if row is not None:
-            discount = discount_schema(row).model_dump(mode="json")
-            discount.pop("products", None)
+            discount = discount_base_data(row)
     return CheckoutLink.model_validate(
         {
             "id": link.id,

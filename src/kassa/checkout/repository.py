@@ -4,23 +4,17 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, SessionTransaction, joinedload
+from sqlalchemy.orm import joinedload
 
 from kassa.checkout.errors import CheckoutLocked
 from kassa.checkout.schemas import CheckoutListFilters
-from kassa.kit.repository import TenantRepository, apply_sorting
-from kassa.models import Checkout, CheckoutLink, Customer, Product, ProductPrice
+from kassa.kit.db import transaction_cache
+from kassa.kit.repository import TenantRepository, apply_sorting, contains_text
+from kassa.models import Checkout, CheckoutLink, Product, ProductPrice
 
 LOCK_NOT_AVAILABLE = "55P03"
-_PRODUCTS = "kassa.checkout_products"
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_products(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost one: a savepoint keeps the cache
-        session.info.pop(_PRODUCTS, None)
 
 
 class CheckoutRepository(TenantRepository[Checkout]):
@@ -39,11 +33,8 @@ class CheckoutRepository(TenantRepository[Checkout]):
         if filters.status is not None:
             statement = statement.where(Checkout.status.in_([str(s) for s in filters.status]))
         if filters.query:
-            escaped = filters.query.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-            pattern = f"%{escaped}%"
             statement = statement.where(
-                Checkout.customer_email.ilike(pattern, escape="\\")
-                | Checkout.customer_name.ilike(pattern, escape="\\")
+                contains_text(filters.query, Checkout.customer_email, Checkout.customer_name)
             )
         return apply_sorting(
             statement,
@@ -77,7 +68,7 @@ class CheckoutRepository(TenantRepository[Checkout]):
     async def products(self, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Product]:
         """The organization's products among ``ids``, in that order. Read once per transaction:
         a checkout's request selects, prices and serializes the same products several times."""
-        cache: dict[uuid.UUID, Product] = self.session.info.setdefault(_PRODUCTS, {})
+        cache: dict[uuid.UUID, Product] = transaction_cache(self.session, "products")
         missing = [i for i in ids if i not in cache]
         if missing:
             statement = (
@@ -99,14 +90,6 @@ class CheckoutRepository(TenantRepository[Checkout]):
         )
         row = (await self.session.execute(statement)).first()
         return None if row is None else (row[0], row[1])
-
-    async def customer(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
-        statement = select(Customer).where(
-            Customer.organization_id == organization_id,
-            Customer.id == customer_id,
-            Customer.deleted_at.is_(None),
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def expired_open(self, now: datetime, limit: int) -> Sequence[Checkout]:
         statement = (

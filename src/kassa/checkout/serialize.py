@@ -177,12 +177,24 @@ async def checkout_public_schema(
 
 async def emit(
     session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
-) -> None:
+) -> Checkout | None:
+    """Emit ``event_type``; the checkout is serialized only if an endpoint listens."""
     await session.flush()
+    schema: Checkout | None = None
 
     async def data() -> Checkout:
-        return await checkout_schema(session, checkout)
+        nonlocal schema
+        schema = await checkout_schema(session, checkout)
+        return schema
 
     await webhook_service.emit(
         session, checkout.organization_id, event_type, f"checkout:{checkout.id}", data
     )
+    return schema
+
+
+async def emit_and_serialize(
+    session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
+) -> Checkout:
+    """Emit ``event_type`` and return the merchant's form of the checkout, serialized once."""
+    return await emit(session, event_type, checkout) or await checkout_schema(session, checkout)

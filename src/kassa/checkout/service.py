@@ -25,6 +25,7 @@ from kassa.checkout.schemas import (
     CheckoutUpdatePublic,
 )
 from kassa.config import get_settings
+from kassa.customer.repository import CustomerRepository
 from kassa.customer.tax_id import InvalidTaxID, parse_tax_id
 from kassa.discount import service as discount_service
 from kassa.kit.clock import utc_now
@@ -147,7 +148,7 @@ async def create_checkout(
         body.customer_tax_id, checkout.customer_billing_address, ("body", "customer_tax_id")
     )
     if body.customer_id is not None:
-        customer = await CheckoutRepository(session).customer(organization_id, body.customer_id)
+        customer = await CustomerRepository(session).get(organization_id, body.customer_id)
         if customer is None:
             raise ValidationFailed.field(
                 ("body", "customer_id"), "Customer not found.", str(body.customer_id)

@@ -3,15 +3,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, false, func, or_
+from sqlalchemy import Select, false, func
 
 from kassa.customer.schemas import CustomerListFilters
-from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
+from kassa.kit.repository import TenantRepository, apply_sorting, contains_text, metadata_filter
 from kassa.models import Customer
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
 
 
 class CustomerRepository(TenantRepository[Customer]):
@@ -50,13 +46,8 @@ class CustomerRepository(TenantRepository[Customer]):
         if filters.email is not None:
             statement = statement.where(func.lower(Customer.email) == filters.email.lower())
         if filters.query:
-            pattern = _like(filters.query)
             statement = statement.where(
-                or_(
-                    Customer.email.ilike(pattern, escape="\\"),
-                    Customer.name.ilike(pattern, escape="\\"),
-                    Customer.external_id.ilike(pattern, escape="\\"),
-                )
+                contains_text(filters.query, Customer.email, Customer.name, Customer.external_id)
             )
         if filters.active:
             # Active means holding a trialing, active or past-due subscription; there are no

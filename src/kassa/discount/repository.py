@@ -9,13 +9,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from kassa.discount.schemas import DiscountListFilters
 from kassa.kit.ids import new_id
-from kassa.kit.repository import TenantRepository, apply_sorting
+from kassa.kit.repository import TenantRepository, apply_sorting, contains_text
 from kassa.models import Discount, DiscountRedemption, Product
 from kassa.product.repository import ProductRepository
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
 
 
 class DiscountRepository(TenantRepository[Discount]):
@@ -33,13 +29,7 @@ class DiscountRepository(TenantRepository[Discount]):
         if filters.organization_id is not None:
             statement = statement.where(Discount.organization_id.in_(filters.organization_id))
         if filters.query:
-            pattern = _like(filters.query)
-            statement = statement.where(
-                or_(
-                    Discount.name.ilike(pattern, escape="\\"),
-                    Discount.code.ilike(pattern, escape="\\"),
-                )
-            )
+            statement = statement.where(contains_text(filters.query, Discount.name, Discount.code))
         return apply_sorting(
             statement,
             sorting,

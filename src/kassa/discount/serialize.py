@@ -84,3 +84,10 @@ def discount_schema(discount: DiscountModel) -> DiscountSchema:
 def checkout_discount_schema(discount: DiscountModel) -> CheckoutDiscountSchema:
     """The contract's ``CheckoutDiscount*``: the discount as a checkout shows it."""
     return _CHECKOUT_VARIANTS[_tag(discount)].model_validate(_terms(discount))
+
+
+def discount_base_data(discount: DiscountModel) -> dict[str, Any]:
+    """The discount as embedded in orders and checkout links (the contract's ``Discount*Base``
+    shapes): everything but its products."""
+    data: dict[str, Any] = discount_schema(discount).model_dump(mode="json", exclude={"products"})
+    return data

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from kassa.config import Settings
 
@@ -67,3 +69,19 @@ async def get_db_session(request: Request) -> AsyncSession:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+
+
+_TRANSACTION_CACHES = "kassa.transaction_caches"
+
+
+def transaction_cache(session: AsyncSession, name: str) -> dict[Any, Any]:
+    """A dict that lives as long as the session's outermost transaction: rows a request or job
+    reads several times (a checkout's products, an organization's endpoints) are read once."""
+    caches: dict[str, dict[Any, Any]] = session.info.setdefault(_TRANSACTION_CACHES, {})
+    return caches.setdefault(name, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_transaction_caches(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost one: a savepoint keeps them
+        session.info.pop(_TRANSACTION_CACHES, None)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -87,3 +87,11 @@ def metadata_filter(column: Any, metadata: dict[str, list[str]]) -> list[Any]:
     """``?metadata[key]=value`` filters: a row matches when its value for each key is one of the
     given values (compared as text, so ``metadata[count]=3`` matches the integer 3)."""
     return [column[key].astext.in_(values) for key, values in metadata.items()]
+
+
+def contains_text(text: str, *columns: Any) -> ColumnElement[bool]:
+    """``?query=`` search: any of ``columns`` contains ``text``, case-insensitively, with
+    ``%``, ``_`` and ``\\`` in it matched literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    pattern = f"%{escaped}%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))

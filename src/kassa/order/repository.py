@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Uuid, cast, null, select
 
 from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
 from kassa.models import Customer, Order, Product
@@ -64,7 +64,8 @@ class OrderRepository(TenantRepository[Order]):
                 .where(Product.id == Order.product_id)
                 .scalar_subquery(),
                 "discount": Order.discount_id,
-                "subscription": Order.created_at,
+                # No order belongs to a subscription yet: the tie-breaker decides.
+                "subscription": cast(null(), Uuid),
             },
             Order.id,
         )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from kassa.customer.serialize import customer_schema
+from kassa.discount.serialize import discount_base_data
 from kassa.models import Order as OrderModel
 from kassa.order.schemas import Order, OrderItem, OrderProduct
 from kassa.product.serialize import product_schema
@@ -11,11 +12,7 @@ from kassa.product.serialize import product_schema
 def _discount(order: OrderModel) -> dict[str, Any] | None:
     if order.discount is None:
         return None
-    from kassa.discount.serialize import discount_schema
-
-    data: dict[str, Any] = discount_schema(order.discount).model_dump(mode="json")
-    data.pop("products", None)
-    return data
+    return discount_base_data(order.discount)
 
 
 def order_schema(order: OrderModel) -> Order:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, Select, false, func, select, union
 
-from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
+from kassa.kit.repository import TenantRepository, apply_sorting, contains_text, metadata_filter
 from kassa.models import Checkout, CheckoutLink, Order, Product, ProductPrice
 from kassa.models.discount import DiscountProduct
 from kassa.product.schemas import ProductListFilters
@@ -24,8 +24,7 @@ class ProductRepository(TenantRepository[Product]):
         if filters.organization_id is not None:
             statement = statement.where(Product.organization_id.in_(filters.organization_id))
         if filters.query:
-            escaped = filters.query.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-            statement = statement.where(Product.name.ilike(f"%{escaped}%", escape="\\"))
+            statement = statement.where(contains_text(filters.query, Product.name))
         if filters.is_archived is not None:
             statement = statement.where(Product.is_archived.is_(filters.is_archived))
         if filters.is_recurring is not None:

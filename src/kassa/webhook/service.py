@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import BaseModel
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 
 from kassa.config import get_settings
 from kassa.kit.clock import utc_now
+from kassa.kit.db import transaction_cache
 from kassa.kit.errors import ValidationFailed
 from kassa.kit.pagination import PaginationParams
 from kassa.models import WebhookEndpoint, WebhookEvent
@@ -104,7 +103,6 @@ async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> N
 
 
 WebhookData = BaseModel | Callable[[], Awaitable[BaseModel]]
-_SUBSCRIPTIONS = "kassa.webhook_endpoints"
 
 
 async def _enabled_endpoints(
@@ -112,20 +110,14 @@ async def _enabled_endpoints(
 ) -> Sequence[WebhookEndpoint]:
     """The organization's enabled endpoints, read once per transaction (a sale emits several
     events); changes to endpoints in the same transaction drop the cache."""
-    cache: dict[uuid.UUID, Sequence[WebhookEndpoint]] = session.info.setdefault(_SUBSCRIPTIONS, {})
+    cache: dict[uuid.UUID, Sequence[WebhookEndpoint]] = transaction_cache(session, "endpoints")
     if organization_id not in cache:
         cache[organization_id] = await WebhookEndpointRepository(session).enabled(organization_id)
     return cache[organization_id]
 
 
 def forget_endpoints(session: AsyncSession) -> None:
-    session.info.pop(_SUBSCRIPTIONS, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost one: a savepoint keeps the cache
-        session.info.pop(_SUBSCRIPTIONS, None)
+    transaction_cache(session, "endpoints").clear()
 
 
 async def emit(
