@@ -23,13 +23,13 @@ from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.core.qm import QueueManager
 from pgqueuer.core.sm import SchedulerManager
 from pgqueuer.domain import models, types
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kassa.config import Settings
 from kassa.jobs import metrics, periodic, registry, schema
 from kassa.jobs.registry import JobDefinition, job_definitions, periodic_definitions
 from kassa.jobs.runner import JobRunner, KassaQueries
-from kassa.kit.db import async_database_url, create_sessionmaker
+from kassa.kit.db import create_engine, create_sessionmaker
 
 log = structlog.get_logger("kassa.jobs")
 
@@ -109,19 +109,14 @@ class Worker:
             await registry.run_shutdown_hooks()
 
     def _create_engine(self) -> AsyncEngine:
-        """The engine of job sessions: like ``kit.db``'s, but without a ping on every checkout
-        (three round trips per job). A lost database connection disposes the pool instead."""
-        server_settings = {
-            "statement_timeout": str(self.settings.database_statement_timeout_ms),
-            "timezone": "UTC",
-            "application_name": "kassa-worker",
-        }
-        return create_async_engine(
-            async_database_url(self.database_url),
+        """The engine of job sessions. A lost database connection disposes the pool."""
+        return create_engine(
+            self.database_url,
+            self.settings,
             # A running job holds at most one connection; one more for the scheduler's fires.
             pool_size=self.concurrency + 1,
             max_overflow=0,
-            connect_args={"server_settings": server_settings},
+            application_name="kassa-worker",
         )
 
     async def _run_until_stopped(self, engine: AsyncEngine) -> None:
