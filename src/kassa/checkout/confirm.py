@@ -11,6 +11,7 @@ confirm (the first one's transaction lost) asks the processor for the same payme
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize, service
@@ -18,11 +19,13 @@ from kassa.checkout.customers import find_or_create_customer
 from kassa.checkout.errors import PaymentError, PaymentUnavailable
 from kassa.checkout.schemas import CheckoutConfirm
 from kassa.discount import service as discount_service
+from kassa.kit.db import transaction_cache
 from kassa.kit.errors import KassaError, ValidationFailed
+from kassa.kit.ids import new_id
 from kassa.models import Checkout, Discount, Payment
 from kassa.order.service import create_paid_order
+from kassa.payments.processor import PaymentAttempt, PaymentRequest
 from kassa.payments.processor import PaymentError as PaymentProcessorError
-from kassa.payments.processor import PaymentRequest
 from kassa.payments.registry import processor_for
 from kassa.webhook.schemas import WebhookEventType
 
@@ -32,7 +35,7 @@ async def confirm_checkout(
 ) -> Checkout:
     checkout = await service.get_by_client_secret(session, client_secret, lock=True, nowait=True)
     service.ensure_open(checkout)
-    await service.update_checkout(session, checkout, body)
+    await service.update_checkout(session, checkout, body, flush=False)
     _check_complete(checkout)
     with session.no_autoflush:  # the checkout's changes go out with the next write, not now
         customer = await find_or_create_customer(session, checkout)
@@ -69,19 +72,24 @@ async def confirm_checkout(
             raise
         raise PaymentUnavailable(f"The payment could not be processed: {error}") from error
     checkout.payment_attempts += 1
-    payment = await _record_payment(session, checkout, attempt.processor_id)
-    payment.card_brand, payment.card_last4 = attempt.card_brand, attempt.card_last4
-    if attempt.status == "declined":
-        payment.status = "failed"
-        payment.decline_reason = attempt.decline_code
-        payment.decline_message = attempt.decline_message
+    declined = attempt.status == "declined"
+    payment = await _record_payment(
+        session,
+        checkout,
+        attempt,
+        status="failed"
+        if declined
+        else "requires_action"
+        if attempt.status == "requires_action"
+        else "pending",
+    )
+    if declined:
         checkout.payment_error = attempt.decline_message or "The payment was declined."
         if discount is not None:
             await discount_service.release(session, discount, checkout_id=checkout.id)
         await session.flush()
         raise PaymentError(checkout.payment_error)
-    payment.status = "requires_action" if attempt.status == "requires_action" else "pending"
-    payment.next_action_url = attempt.next_action_url
+    transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = payment.next_action_url
     checkout.payment_error = None
     checkout.status = "confirmed"
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
@@ -113,25 +121,43 @@ async def _redeem_discount(session: AsyncSession, checkout: Checkout) -> Discoun
     return discount
 
 
-async def _record_payment(session: AsyncSession, checkout: Checkout, processor_id: str) -> Payment:
-    """The payment row for this attempt; the same one again when the processor returned an
-    intent Kassa already knows (a retried attempt)."""
-    statement = select(Payment).where(
-        Payment.processor == checkout.processor, Payment.processor_id == processor_id
-    )
-    payment = (await session.execute(statement)).scalar_one_or_none()
-    if payment is None:
-        payment = Payment(
+async def _record_payment(
+    session: AsyncSession, checkout: Checkout, attempt: PaymentAttempt, status: str
+) -> Payment:
+    """The payment row for this attempt, inserted in one statement; when the processor
+    returned an intent Kassa already knows (a retried attempt), that row, updated."""
+    fields = {
+        "status": status,
+        "card_brand": attempt.card_brand,
+        "card_last4": attempt.card_last4,
+        "next_action_url": attempt.next_action_url,
+        "decline_reason": attempt.decline_code if status == "failed" else None,
+        "decline_message": attempt.decline_message if status == "failed" else None,
+    }
+    statement = (
+        insert(Payment)
+        .values(
+            id=new_id(),
             organization_id=checkout.organization_id,
             checkout_id=checkout.id,
             customer_id=checkout.customer_id,
             processor=checkout.processor,
-            processor_id=processor_id,
-            status="pending",
+            processor_id=attempt.processor_id,
             amount=checkout.total_amount,
             currency=checkout.currency,
+            **fields,
         )
-        session.add(payment)
+        .on_conflict_do_nothing(index_elements=["processor", "processor_id"])
+        .returning(Payment)
+    )
+    payment = (await session.execute(statement)).scalar_one_or_none()
+    if payment is None:
+        known = select(Payment).where(
+            Payment.processor == checkout.processor, Payment.processor_id == attempt.processor_id
+        )
+        payment = (await session.execute(known)).scalar_one()
+        for name, value in fields.items():
+            setattr(payment, name, value)
     return payment
 
 

@@ -18,13 +18,19 @@ from kassa.checkout.schemas import (
     CheckoutPublic,
     CheckoutPublicConfirmed,
 )
+from kassa.kit.db import transaction_cache
 from kassa.models import Checkout as CheckoutModel
-from kassa.models import Organization, Payment
+from kassa.models import Payment
 from kassa.product.serialize import product_schema
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
+from kassa.webhook.service import Emission
 
 CHECKOUT_ID_PLACEHOLDER = "{CHECKOUT_ID}"
+
+
+# Checkout id → the live payment's ``next_action_url``, where this transaction just set it.
+NEXT_ACTIONS = "checkout_next_actions"
 
 
 def success_url(checkout: CheckoutModel) -> str:
@@ -84,9 +90,14 @@ async def _fields(session: AsyncSession, checkout: CheckoutModel) -> dict[str, A
     if checkout.payment_error:
         processor_metadata["payment_error"] = checkout.payment_error
     if checkout.status == "confirmed":
-        next_action = await session.scalar(
-            select(Payment.next_action_url).where(
-                Payment.checkout_id == checkout.id, Payment.status == "requires_action"
+        known = transaction_cache(session, NEXT_ACTIONS)
+        next_action = (
+            known[checkout.id]
+            if checkout.id in known
+            else await session.scalar(
+                select(Payment.next_action_url).where(
+                    Payment.checkout_id == checkout.id, Payment.status == "requires_action"
+                )
             )
         )
         if next_action:
@@ -167,7 +178,7 @@ async def checkout_public_schema(
     session: AsyncSession, checkout: CheckoutModel, *, confirmed: bool = False
 ) -> CheckoutPublic:
     fields = await _fields(session, checkout)
-    organization = await session.get(Organization, checkout.organization_id)
+    organization = await CheckoutRepository(session).organization(checkout.organization_id)
     assert organization is not None
     fields["organization"] = CheckoutOrganization.model_validate(organization)
     if confirmed:
@@ -175,10 +186,22 @@ async def checkout_public_schema(
     return CheckoutPublic.model_validate(fields)
 
 
+def emission(
+    session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
+) -> Emission:
+    """``event_type`` for the checkout, serialized only if an endpoint listens (emit it after
+    the checkout is flushed)."""
+
+    async def data() -> Checkout:
+        return await checkout_schema(session, checkout)
+
+    return Emission(checkout.organization_id, event_type, f"checkout:{checkout.id}", data)
+
+
 async def emit(
     session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
 ) -> Checkout | None:
-    """Emit ``event_type``; the checkout is serialized only if an endpoint listens."""
+    """Emit ``event_type``; returns the serialized checkout if an endpoint listened."""
     await session.flush()
     schema: Checkout | None = None
 

@@ -261,9 +261,14 @@ def ensure_open(checkout: Checkout) -> None:
 
 
 async def update_checkout(
-    session: AsyncSession, checkout: Checkout, body: CheckoutUpdate | CheckoutUpdatePublic
+    session: AsyncSession,
+    checkout: Checkout,
+    body: CheckoutUpdate | CheckoutUpdatePublic,
+    *,
+    flush: bool = True,
 ) -> Checkout:
-    """Apply a merchant's (``CheckoutUpdate``) or customer's (``CheckoutUpdatePublic``) changes."""
+    """Apply a merchant's (``CheckoutUpdate``) or customer's (``CheckoutUpdatePublic``) changes
+    (``flush=False``: they go out with the caller's next flush)."""
     ensure_open(checkout)
     fields = body.model_fields_set
     price = await _selected_price(session, checkout, body)
@@ -293,7 +298,8 @@ async def update_checkout(
         discount_loc=("body", "discount_code" if discount_code else "discount_id"),
     )
     checkout.modified_at = utc_now()
-    await session.flush()
+    if flush:
+        await session.flush()
     return checkout
 
 

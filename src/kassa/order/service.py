@@ -10,21 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.checkout.repository import CheckoutRepository
 from kassa.kit.ids import new_id
 from kassa.kit.pagination import PaginationParams
-from kassa.models import Checkout, Customer, Discount, Order, OrderItem, Payment
+from kassa.models import Checkout, Customer, Discount, Order, OrderItem, Payment, Product
 from kassa.order.repository import OrderRepository
 from kassa.order.schemas import Order as OrderSchema
 from kassa.order.schemas import OrderListFilters, OrderUpdate
 from kassa.order.serialize import order_schema
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
+from kassa.webhook.service import Emission
 
 
-async def emit(
-    session: AsyncSession, event_type: WebhookEventType, order: Order, *more: WebhookEventType
-) -> None:
-    """Emit ``event_type`` (and ``more`` types) for the order; it is serialized at most once,
-    and only if an endpoint listens."""
-    await session.flush()
+def emissions(order: Order, *event_types: WebhookEventType) -> list[Emission]:
+    """The order's webhook events; the order is serialized at most once, and only if an
+    endpoint listens. Emit them after the order is flushed."""
     schema: OrderSchema | None = None
 
     async def data() -> OrderSchema:
@@ -33,21 +31,28 @@ async def emit(
             schema = order_schema(order)
         return schema
 
-    for type_ in (event_type, *more):
-        await webhook_service.emit(session, order.organization_id, type_, f"order:{order.id}", data)
+    return [
+        Emission(order.organization_id, type_, f"order:{order.id}", data) for type_ in event_types
+    ]
 
 
-async def create_paid_order(
-    session: AsyncSession, checkout: Checkout, *, payment: Payment | None = None
+async def emit(
+    session: AsyncSession, event_type: WebhookEventType, order: Order, *more: WebhookEventType
+) -> None:
+    await session.flush()
+    await webhook_service.emit_many(session, emissions(order, event_type, *more))
+
+
+def build_paid_order(
+    checkout: Checkout,
+    product: Product,
+    customer: Customer,
+    discount: Discount | None,
+    payment: Payment | None,
 ) -> Order:
-    """The order for a paid (or free) checkout. The unique ``checkout_id`` makes a second one
-    impossible; callers hold the checkout's row lock, so they never race to it."""
-    assert checkout.customer_id is not None
-    product = (
-        await CheckoutRepository(session).products(checkout.organization_id, [checkout.product_id])
-    )[0]
-    customer = await session.get(Customer, checkout.customer_id)
-    discount = await session.get(Discount, checkout.discount_id) if checkout.discount_id else None
+    """The order for a paid (or free) checkout, not yet added to a session. The unique
+    ``checkout_id`` makes a second one impossible; callers hold the checkout's row lock, so
+    they never race to it."""
     order = Order(
         id=new_id(),
         customer=customer,
@@ -64,7 +69,7 @@ async def create_paid_order(
         total_amount=checkout.total_amount,
         billing_name=checkout.customer_billing_name or checkout.customer_name,
         billing_address=checkout.customer_billing_address,
-        customer_id=checkout.customer_id,
+        customer_id=customer.id,
         product_id=checkout.product_id,
         product_price_id=checkout.product_price_id,
         discount_id=checkout.discount_id,
@@ -81,9 +86,24 @@ async def create_paid_order(
             )
         ],
     )
-    session.add(order)
     if payment is not None:
         payment.order = order
+    return order
+
+
+async def create_paid_order(
+    session: AsyncSession, checkout: Checkout, *, payment: Payment | None = None
+) -> Order:
+    """Build, add and announce (``order.created``, ``order.paid``) a checkout's order."""
+    assert checkout.customer_id is not None
+    product = (
+        await CheckoutRepository(session).products(checkout.organization_id, [checkout.product_id])
+    )[0]
+    customer = await session.get(Customer, checkout.customer_id)
+    assert customer is not None
+    discount = await session.get(Discount, checkout.discount_id) if checkout.discount_id else None
+    order = build_paid_order(checkout, product, customer, discount, payment)
+    session.add(order)
     await emit(session, WebhookEventType.order_created, order, WebhookEventType.order_paid)
     return order
 

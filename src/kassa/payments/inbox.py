@@ -19,7 +19,7 @@ async def receive(
 ) -> bool:
     """Store the event; False when it was already stored (a duplicate delivery)."""
     from kassa.jobs.queue import enqueue
-    from kassa.payments.jobs import ProcessEvent, process_processor_event
+    from kassa.payments.jobs import ProcessEvent, settle_processor_events
 
     statement = (
         insert(ProcessorEvent)
@@ -30,5 +30,5 @@ async def receive(
     inbox_id = await session.scalar(statement)
     if inbox_id is None:
         return False
-    await enqueue(session, process_processor_event, ProcessEvent(inbox_id=inbox_id))
+    await enqueue(session, settle_processor_events, ProcessEvent(inbox_id=inbox_id))
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -120,6 +121,17 @@ def forget_endpoints(session: AsyncSession) -> None:
     transaction_cache(session, "endpoints").clear()
 
 
+@dataclass(frozen=True)
+class Emission:
+    """One event to record: ``data`` may be a coroutine function, called only when an
+    endpoint is subscribed."""
+
+    organization_id: uuid.UUID
+    event_type: WebhookEventType
+    resource_key: str
+    data: WebhookData
+
+
 async def emit(
     session: AsyncSession,
     organization_id: uuid.UUID,
@@ -130,29 +142,40 @@ async def emit(
     """Record ``event_type`` for every enabled endpoint subscribed to it and enqueue their
     deliveries, all inside the caller's transaction: they exist iff the change commits.
     ``data`` may be a coroutine function: it is only called when someone is subscribed."""
+    return await emit_many(session, [Emission(organization_id, event_type, resource_key, data)])
+
+
+async def emit_many(session: AsyncSession, emissions: Sequence[Emission]) -> list[WebhookEvent]:
+    """``emit`` for several events at once, in order: one insert and one enqueue for all."""
     from kassa.webhook.jobs import enqueue_deliveries
 
-    endpoints = [
-        endpoint
-        for endpoint in await _enabled_endpoints(session, organization_id)
-        if str(event_type) in endpoint.events
-    ]
-    if not endpoints:
-        return []
-    occurred_at = utc_now()
-    model = data if isinstance(data, BaseModel) else await data()
-    data_json = model.model_dump(mode="json")
-    events = [
-        WebhookEvent(
-            organization_id=organization_id,
-            endpoint_id=endpoint.id,
-            type=str(event_type),
-            resource_key=resource_key,
-            payload=render(WebhookFormat(endpoint.format), event_type, occurred_at, data_json),
-            next_attempt_at=occurred_at,
+    events: list[WebhookEvent] = []
+    for emission in emissions:
+        event_type = emission.event_type
+        endpoints = [
+            endpoint
+            for endpoint in await _enabled_endpoints(session, emission.organization_id)
+            if str(event_type) in endpoint.events
+        ]
+        if not endpoints:
+            continue
+        occurred_at = utc_now()
+        data = emission.data
+        model = data if isinstance(data, BaseModel) else await data()
+        data_json = model.model_dump(mode="json")
+        events.extend(
+            WebhookEvent(
+                organization_id=emission.organization_id,
+                endpoint_id=endpoint.id,
+                type=str(event_type),
+                resource_key=emission.resource_key,
+                payload=render(WebhookFormat(endpoint.format), event_type, occurred_at, data_json),
+                next_attempt_at=occurred_at,
+            )
+            for endpoint in endpoints
         )
-        for endpoint in endpoints
-    ]
+    if not events:
+        return []
     session.add_all(events)
     await session.flush()
     await enqueue_deliveries(session, [(event.id, event.endpoint_id) for event in events])

@@ -1,0 +1,184 @@
+"""Settling many inbox events in one transaction: the common case, with set-based statements.
+
+Every event of the batch that reports the success of a known checkout payment still in flight,
+for the amount Kassa asked, whose checkout has no order yet, is settled here: the orders built,
+payments and checkouts updated and the webhooks recorded with a few statements for the whole
+batch, instead of a dozen per event. Everything else (failures, payments not yet known, already
+settled or of the wrong amount, a checkout that already has an order, a second event for the
+same payment or checkout in one batch) is handed back to be settled one event at a time by
+``settlement.settle``, which knows every case and retries.
+
+Locks are taken in the same order as there: payments, then checkouts, each set in id order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.checkout import serialize
+from kassa.checkout.repository import CheckoutRepository
+from kassa.kit.clock import utc_now
+from kassa.models import Checkout, Customer, Discount, Order, Payment, ProcessorEvent
+from kassa.order import service as order_service
+from kassa.payments.events import settlement_of
+from kassa.payments.processor import PaymentSettlement
+from kassa.webhook import service as webhook_service
+from kassa.webhook.schemas import WebhookEventType
+
+log = structlog.get_logger(__name__)
+
+IN_FLIGHT = ("pending", "requires_action")
+
+
+@dataclass
+class _Sale:
+    event: ProcessorEvent
+    settlement: PaymentSettlement
+    payment: Payment | None = None
+    checkout: Checkout | None = None
+
+
+async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Settle what can be settled together; the inbox ids left for one-by-one settlement."""
+    statement = (
+        select(ProcessorEvent)
+        .where(ProcessorEvent.id.in_(inbox_ids), ProcessorEvent.processed_at.is_(None))
+        .order_by(ProcessorEvent.id)
+        .with_for_update()
+    )
+    events = (await session.execute(statement)).scalars().all()
+    now = utc_now()
+    sales: dict[tuple[str, str], _Sale] = {}
+    left: list[uuid.UUID] = []
+    for event in events:
+        settlement = settlement_of(event.type, event.payload)
+        if settlement is None:
+            _processed(event, "ignored", now)
+        elif (
+            settlement.status != "succeeded" or (event.processor, settlement.processor_id) in sales
+        ):
+            left.append(event.id)
+        else:
+            sales[(event.processor, settlement.processor_id)] = _Sale(event, settlement)
+    if sales:
+        left += await _settle_sales(session, sales, now)
+    return left
+
+
+async def _settle_sales(
+    session: AsyncSession, sales: dict[tuple[str, str], _Sale], now: datetime
+) -> list[uuid.UUID]:
+    statement = (
+        select(Payment)
+        .where(tuple_(Payment.processor, Payment.processor_id).in_(list(sales)))
+        .order_by(Payment.id)
+        .with_for_update()
+    )
+    for payment in (await session.execute(statement)).scalars():
+        sales[(payment.processor, payment.processor_id)].payment = payment
+    left: list[uuid.UUID] = []
+    ready: dict[uuid.UUID, _Sale] = {}
+    for sale in sales.values():
+        checkout_id = _plain_success(sale)
+        # A second sale of one checkout in the batch is settled alone (a second charge).
+        if checkout_id is None or checkout_id in ready:
+            left.append(sale.event.id)
+        else:
+            ready[checkout_id] = sale
+    if not ready:
+        return left
+    repository = CheckoutRepository(session)
+    checkouts = await repository.lock_many(list(ready))
+    with_orders = set(
+        (
+            await session.execute(
+                select(Order.checkout_id).where(Order.checkout_id.in_(list(ready)))
+            )
+        ).scalars()
+    )
+    for checkout_id, sale in list(ready.items()):
+        checkout = checkouts.get(checkout_id)
+        if checkout is None or checkout_id in with_orders or checkout.customer_id is None:
+            left.append(sale.event.id)
+            del ready[checkout_id]
+        else:
+            sale.checkout = checkout
+    if ready:
+        await _create_orders(session, list(ready.values()), now)
+    return left
+
+
+def _plain_success(sale: _Sale) -> uuid.UUID | None:
+    """The checkout a known payment in flight pays, if the processor took what Kassa asked."""
+    payment, settlement = sale.payment, sale.settlement
+    if (
+        payment is None
+        or payment.status not in IN_FLIGHT
+        or settlement.amount != payment.amount
+        or settlement.currency != payment.currency
+    ):
+        return None
+    return payment.checkout_id
+
+
+async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetime) -> None:
+    checkouts = [sale.checkout for sale in sales if sale.checkout is not None]
+    products = await CheckoutRepository(session).preload_products([c.product_id for c in checkouts])
+    customer_ids = [c.customer_id for c in checkouts]
+    discount_ids = [c.discount_id for c in checkouts if c.discount_id is not None]
+    # Loaded into the identity map: the serializers' ``session.get`` finds them there.
+    customers = {
+        c.id: c
+        for c in (await session.execute(select(Customer).where(Customer.id.in_(customer_ids))))
+        .scalars()
+        .all()
+    }
+    discounts = {}
+    if discount_ids:
+        rows = await session.execute(select(Discount).where(Discount.id.in_(discount_ids)))
+        discounts = {d.id: d for d in rows.scalars()}
+    emissions: list[webhook_service.Emission] = []
+    for sale in sales:
+        checkout, payment = sale.checkout, sale.payment
+        assert checkout is not None and payment is not None and checkout.customer_id is not None
+        order = order_service.build_paid_order(
+            checkout,
+            products[checkout.product_id],
+            customers[checkout.customer_id],
+            discounts.get(checkout.discount_id) if checkout.discount_id else None,
+            payment,
+        )
+        session.add(order)
+        payment.status = "succeeded"
+        emissions += order_service.emissions(
+            order, WebhookEventType.order_created, WebhookEventType.order_paid
+        )
+        if checkout.status != "succeeded":
+            checkout.status = "succeeded"
+            checkout.payment_error = None
+            emissions.append(
+                serialize.emission(session, WebhookEventType.checkout_updated, checkout)
+            )
+        _processed(sale.event, "order_paid", now)
+    await session.flush()
+    await webhook_service.emit_many(session, emissions)
+
+
+def _processed(event: ProcessorEvent, outcome: str, now: datetime) -> None:
+    event.outcome = outcome
+    event.processed_at = now
+    log.info(
+        "processor_event_processed",
+        processor=event.processor,
+        event_id=event.event_id,
+        type=event.type,
+        outcome=outcome,
+        batched=True,
+    )
