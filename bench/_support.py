@@ -69,24 +69,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def receiver_process() -> Iterator[str]:
-    """A uvicorn receiver in its own process; yields its URL."""
+def receiver_process(
+    app: str = "bench._receiver:app", env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A uvicorn server of a bare ASGI ``app`` in its own process; yields its URL."""
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench._receiver:app",
+            app,
             "--port",
             str(port),
             "--lifespan",
-            "off",
+            "auto",
             "--log-level",
             "warning",
             "--no-access-log",
         ],
         cwd=REPO,
+        env=dict(os.environ) | (env or {}),
     )
     try:
         deadline = time.monotonic() + 15

@@ -8,8 +8,10 @@ from the start of the create request to the webhook's arrival.
 
 Phase 1, throughput: ``--checkouts`` checkouts with ``--concurrency`` in flight (closed loop).
 Phase 2, latency: new checkouts at half the measured rate for ``--seconds`` (open loop), p50/p99.
-Baseline, same run, same client and concurrency: POSTs to a bare ASGI handler in its own
-process; a checkout costs two such requests, so the ratio is checkouts/s ÷ (requests/s ÷ 2).
+Baselines, same run, same client and concurrency, each a bare ASGI handler in its own process:
+POSTs answered at once, and POSTs that each make ``--round-trips`` database round trips in one
+transaction (``BEGIN``, queries, ``COMMIT``: what a Kassa request makes on average) with plain
+asyncpg. A checkout costs two requests, so each ratio is checkouts/s ÷ (requests/s ÷ 2).
 
     .venv/bin/python -m bench.checkout_e2e --checkouts 2000 --concurrency 64
 """
@@ -35,6 +37,7 @@ from bench._support import (
     REPO,
     free_port,
     fresh_database,
+    libpq,
     machine,
     receiver_process,
     server_url,
@@ -175,9 +178,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace, server: str) -> None:
     settings = Settings(secret_key=SECRET, log_level="WARNING")
-    database_url = await fresh_database(settings, server_url())
+    database_url = await fresh_database(settings, server)
     engine = create_engine(database_url, settings)
     credentials = await create_organization_with_token(
         create_sessionmaker(engine), settings.resolved_secret_key(), "Bench"
@@ -194,7 +197,15 @@ async def main(args: argparse.Namespace) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
-    with kassa_processes(database_url, port, args.worker_concurrency), receiver_process() as bare:
+    database_env = {
+        "BENCH_DATABASE": json.dumps(libpq(database_url)),
+        "BENCH_ROUND_TRIPS": str(args.round_trips),
+    }
+    with (
+        kassa_processes(database_url, port, args.worker_concurrency),
+        receiver_process() as bare,
+        receiver_process("bench._round_trips:app", database_env) as bare_database,
+    ):
         async with aiohttp.ClientSession(connector=connector) as http:
             await wait_ready(http, base)
             await post(
@@ -219,6 +230,9 @@ async def main(args: argparse.Namespace) -> None:
 
             await closed_loop(min(100, args.checkouts), args.concurrency, run)  # warm-up
             bare_rate = await baseline(http, bare, args.checkouts * 2, args.concurrency)
+            database_rate = await baseline(
+                http, bare_database, args.checkouts * 2, args.concurrency
+            )
             rate, loaded = await closed_loop(args.checkouts, args.concurrency, run)
             latencies = await open_loop(rate / 2, args.seconds, run)
     await runner.cleanup()
@@ -230,7 +244,12 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"baseline: bare handler POSTs:            {bare_rate:,.0f} requests/s")
     print(f"kassa: paid checkouts (create→webhook):  {rate:,.0f} checkouts/s")
+    print(
+        f"baseline: bare handler POSTs with {args.round_trips} database round trips each: "
+        f"{database_rate:,.0f} requests/s"
+    )
     print(f"ratio kassa / (baseline / 2 requests):   {rate / (bare_rate / 2):.3f}")
+    print(f"ratio kassa / (database baseline / 2):   {rate / (database_rate / 2):.3f}")
     print(
         f"latency at full load: p50 {statistics.median(loaded) * 1000:.0f} ms, "
         f"p99 {percentile(loaded, 0.99) * 1000:.0f} ms"
@@ -248,4 +267,11 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--worker-concurrency", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--round-trips",
+        type=int,
+        default=8,
+        help="database round trips per request of the database baseline (Kassa's average)",
+    )
+    # Outside the event loop: the embedded server's start-up runs one of its own.
+    asyncio.run(main(parser.parse_args(), server_url()))
