@@ -111,3 +111,48 @@ def machine() -> str:
 
 def run(coroutine: object) -> None:
     asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every running PostgreSQL process on this machine (backends come and go, so
+    measure with long-lived connection pools)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                if comm.read().strip() != "postgres":
+                    continue
+            total += cpu_seconds(int(entry))
+        except OSError:
+            continue
+    return total
+
+
+class CpuMeter:
+    """CPU seconds used by named processes (and PostgreSQL, and this process) over an interval."""
+
+    def __init__(self, processes: dict[str, int]) -> None:
+        self.processes = processes
+        self.started: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        now = {name: cpu_seconds(pid) for name, pid in self.processes.items()}
+        now["postgres"] = postgres_cpu_seconds()
+        now["bench"] = cpu_seconds(os.getpid())
+        return now
+
+    def start(self) -> None:
+        self.started = self._now()
+
+    def used(self) -> dict[str, float]:
+        now = self._now()
+        return {name: now[name] - self.started[name] for name in now}

@@ -35,6 +35,7 @@ from aiohttp import web
 
 from bench._support import (
     REPO,
+    CpuMeter,
     free_port,
     fresh_database,
     libpq,
@@ -76,7 +77,9 @@ class Receiver:
 
 
 @contextmanager
-def kassa_processes(database_url: str, port: int, worker_concurrency: int) -> Iterator[None]:
+def kassa_processes(
+    database_url: str, port: int, worker_concurrency: int
+) -> Iterator[dict[str, int]]:
     env = dict(os.environ) | {
         "DATABASE_URL": database_url,
         "KASSA_SECRET_KEY": SECRET,
@@ -92,7 +95,7 @@ def kassa_processes(database_url: str, port: int, worker_concurrency: int) -> It
         subprocess.Popen([*kassa, "worker", "--concurrency", str(worker_concurrency)], env=env),
     ]
     try:
-        yield
+        yield {"api": processes[0].pid, "worker": processes[1].pid}
     finally:
         for process in processes:
             process.terminate()
@@ -196,13 +199,13 @@ async def main(args: argparse.Namespace, server: str) -> None:
     await web.TCPSite(runner, "127.0.0.1", hook_port).start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+    connector = aiohttp.TCPConnector(limit=args.concurrency * 2, keepalive_timeout=2)
     database_env = {
         "BENCH_DATABASE": json.dumps(libpq(database_url)),
         "BENCH_ROUND_TRIPS": str(args.round_trips),
     }
     with (
-        kassa_processes(database_url, port, args.worker_concurrency),
+        kassa_processes(database_url, port, args.worker_concurrency) as pids,
         receiver_process() as bare,
         receiver_process("bench._round_trips:app", database_env) as bare_database,
     ):
@@ -233,7 +236,10 @@ async def main(args: argparse.Namespace, server: str) -> None:
             database_rate = await baseline(
                 http, bare_database, args.checkouts * 2, args.concurrency
             )
+            meter = CpuMeter(pids)
+            meter.start()
             rate, loaded = await closed_loop(args.checkouts, args.concurrency, run)
+            cpu = meter.used()
             latencies = await open_loop(rate / 2, args.seconds, run)
     await runner.cleanup()
 
@@ -250,6 +256,13 @@ async def main(args: argparse.Namespace, server: str) -> None:
     )
     print(f"ratio kassa / (baseline / 2 requests):   {rate / (bare_rate / 2):.3f}")
     print(f"ratio kassa / (database baseline / 2):   {rate / (database_rate / 2):.3f}")
+    per_checkout = ", ".join(
+        f"{name} {seconds / args.checkouts * 1000:.2f}" for name, seconds in cpu.items()
+    )
+    print(
+        f"CPU ms per checkout at full load: {per_checkout}, "
+        f"all {sum(cpu.values()) / args.checkouts * 1000:.2f}"
+    )
     print(
         f"latency at full load: p50 {statistics.median(loaded) * 1000:.0f} ms, "
         f"p99 {percentile(loaded, 0.99) * 1000:.0f} ms"
