@@ -37,7 +37,7 @@ async def authenticate(session: AsyncSession, token: str, secret_key: bytes) -> 
     if not looks_like_token(token):
         return None
     repository = OrganizationAccessTokenRepository(session)
-    row = await repository.get_by_hash(hash_token(token, secret_key))
+    row = await repository.grant_by_hash(hash_token(token, secret_key))
     now = utc_now()
     if row is None or row.revoked_at is not None:
         return None

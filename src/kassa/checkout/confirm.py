@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.checkout import serialize, service
 from kassa.checkout.customers import find_or_create_customer
 from kassa.checkout.errors import PaymentError, PaymentUnavailable
+from kassa.checkout.repository import CheckoutRepository
 from kassa.checkout.schemas import CheckoutConfirm
 from kassa.discount import service as discount_service
 from kassa.kit.db import transaction_cache
@@ -35,11 +36,11 @@ async def confirm_checkout(
 ) -> Checkout:
     checkout = await service.get_by_client_secret(session, client_secret, lock=True, nowait=True)
     service.ensure_open(checkout)
-    await service.update_checkout(session, checkout, body, flush=False)
+    await service.update_checkout(session, checkout, body, save=False)
     _check_complete(checkout)
-    with session.no_autoflush:  # the checkout's changes go out with the next write, not now
-        customer = await find_or_create_customer(session, checkout)
+    customer = await find_or_create_customer(session, checkout)
     checkout.customer_id = customer.id
+    repository = CheckoutRepository(session)
     discount = await _redeem_discount(session, checkout)
     if checkout.total_amount == 0:
         await _succeed_without_payment(session, checkout)
@@ -87,11 +88,12 @@ async def confirm_checkout(
         checkout.payment_error = attempt.decline_message or "The payment was declined."
         if discount is not None:
             await discount_service.release(session, discount, checkout_id=checkout.id)
-        await session.flush()
+        await repository.save(checkout)
         raise PaymentError(checkout.payment_error)
     transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = payment.next_action_url
     checkout.payment_error = None
     checkout.status = "confirmed"
+    await repository.save(checkout)
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return checkout
 
@@ -164,4 +166,5 @@ async def _record_payment(
 async def _succeed_without_payment(session: AsyncSession, checkout: Checkout) -> None:
     checkout.status = "succeeded"
     await create_paid_order(session, checkout)
+    await CheckoutRepository(session).save(checkout)
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)

@@ -16,12 +16,13 @@ async def expire_checkouts(ctx: JobContext) -> None:
     session = ctx.session
     count = 0
     for _ in range(10):  # at most 10 batches per run; the next minute takes the rest
-        expired = await CheckoutRepository(session).expired_open(utc_now(), BATCH)
+        repository = CheckoutRepository(session)
+        expired = await repository.expired_open(utc_now(), BATCH)
         for checkout in expired:
             checkout.status = "expired"
+            await repository.save(checkout)
             await emit(session, WebhookEventType.checkout_expired, checkout)
             await emit(session, WebhookEventType.checkout_updated, checkout)
-        await session.flush()
         count += len(expired)
         if len(expired) < BATCH:
             break

@@ -181,7 +181,7 @@ async def open_link(
             amount_loc=("query", "amount"),
             discount_loc=("query", "discount_code"),
         )
-    await session.flush()
+    await CheckoutRepository(session).save(checkout)
     return checkout
 
 

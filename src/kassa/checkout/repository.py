@@ -1,20 +1,48 @@
+"""Checkouts, their products and links.
+
+A checkout is read and written with plain SQL (``kit.sql``): creating, confirming and settling
+one is Kassa's hottest path. A ``Checkout`` instance read here is a value, not attached to the
+session: services change it and then ``save`` it (or ``insert`` a new one). Lists still go
+through the ORM (``filtered``), read only. Products are read with their prices the same way,
+once per transaction.
+"""
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import groupby
 
+import asyncpg
 from sqlalchemy import Select, select
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import joinedload
 
 from kassa.checkout.errors import CheckoutLocked
 from kassa.checkout.schemas import CheckoutListFilters
+from kassa.kit import sql
 from kassa.kit.db import transaction_cache
 from kassa.kit.repository import TenantRepository, apply_sorting, contains_text
 from kassa.models import Checkout, CheckoutLink, Organization, Product, ProductPrice
 
-LOCK_NOT_AVAILABLE = "55P03"
+# What ``save`` writes: every column a checkout's life changes (not its identity or creation).
+MUTABLE = tuple(
+    key
+    for key in sql.keys(Checkout)
+    if key not in {"id", "organization_id", "client_secret", "url", "processor", "created_at"}
+)
+
+_CHECKOUT = "SELECT c.* FROM checkouts c"
+_WITH_ORGANIZATION = (
+    f"SELECT c.*, {sql.columns(Organization, 'o', 'o_')} FROM checkouts c "  # noqa: S608
+    "JOIN organizations o ON o.id = c.organization_id WHERE c.client_secret = $1"
+)
+_PRODUCTS = (
+    f"SELECT {sql.columns(Product, 'p', 'p_')}, {sql.columns(ProductPrice, 'pp', 'pp_')} "  # noqa: S608
+    "FROM products p LEFT JOIN product_prices pp ON pp.product_id = p.id "
+    "WHERE p.id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR p.organization_id = $2) "
+    "ORDER BY p.id, pp.created_at, pp.id"
+)
+_PRODUCT_OF_PRICE = "SELECT product_id FROM product_prices WHERE id = $1"
 
 
 class CheckoutRepository(TenantRepository[Checkout]):
@@ -47,30 +75,37 @@ class CheckoutRepository(TenantRepository[Checkout]):
             Checkout.id,
         )
 
+    async def _one(self, query: str, *args: object) -> Checkout | None:
+        row = await (await sql.connection(self.session)).fetchrow(query, *args)
+        return None if row is None else sql.instance(Checkout, row)
+
+    async def get(
+        self, organization_id: uuid.UUID, id: uuid.UUID, *, for_update: bool = False
+    ) -> Checkout | None:
+        lock = " FOR UPDATE" if for_update else ""
+        return await self._one(
+            f"{_CHECKOUT} WHERE c.id = $1 AND c.organization_id = $2{lock}", id, organization_id
+        )
+
     async def by_client_secret(
         self, client_secret: str, *, lock: bool = False, nowait: bool = False
     ) -> Checkout | None:
         """``nowait``: a row another transaction holds raises ``CheckoutLocked`` at once.
 
-        The organization comes along into the session (the customer's pages show it), in the
-        same round trip; only the checkout is locked."""
-        statement = (
-            select(Checkout, Organization)
-            .join(Organization, Organization.id == Checkout.organization_id)
-            .where(Checkout.client_secret == client_secret)
-        )
+        The organization comes along (the customer's pages show it) in the same round trip;
+        only the checkout is locked."""
+        query = _WITH_ORGANIZATION
         if lock:
-            statement = statement.with_for_update(of=Checkout, nowait=nowait)
+            query += " FOR UPDATE OF c NOWAIT" if nowait else " FOR UPDATE OF c"
         try:
-            row = (await self.session.execute(statement)).first()
-            if row is None:
-                return None
-            transaction_cache(self.session, "organizations")[row[1].id] = row[1]
-            return row[0]
-        except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-                raise CheckoutLocked() from error
-            raise
+            row = await (await sql.connection(self.session)).fetchrow(query, client_secret)
+        except asyncpg.LockNotAvailableError as error:
+            raise CheckoutLocked() from error
+        if row is None:
+            return None
+        organization = sql.instance(Organization, row, "o_")
+        transaction_cache(self.session, "organizations")[organization.id] = organization
+        return sql.instance(Checkout, row)
 
     async def organization(self, organization_id: uuid.UUID) -> Organization | None:
         """The organization, from this transaction's ``by_client_secret`` if it read it."""
@@ -78,15 +113,42 @@ class CheckoutRepository(TenantRepository[Checkout]):
         return cached or await self.session.get(Organization, organization_id)
 
     async def lock(self, checkout_id: uuid.UUID) -> Checkout | None:
-        statement = select(Checkout).where(Checkout.id == checkout_id).with_for_update()
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        return await self._one(f"{_CHECKOUT} WHERE c.id = $1 FOR UPDATE", checkout_id)
 
     async def lock_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Checkout]:
         """Lock several checkouts at once, in id order (the order concurrent batches use)."""
-        statement = (
-            select(Checkout).where(Checkout.id.in_(ids)).order_by(Checkout.id).with_for_update()
+        rows = await (await sql.connection(self.session)).fetch(
+            f"{_CHECKOUT} WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE", list(ids)
         )
-        return {c.id: c for c in (await self.session.execute(statement)).scalars()}
+        return {checkout.id: checkout for checkout in (sql.instance(Checkout, r) for r in rows)}
+
+    async def expired_open(self, now: datetime, limit: int) -> list[Checkout]:
+        rows = await (await sql.connection(self.session)).fetch(
+            f"{_CHECKOUT} WHERE c.status = 'open' AND c.expires_at <= $1 "
+            "ORDER BY c.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        return [sql.instance(Checkout, row) for row in rows]
+
+    async def insert(self, checkout: Checkout) -> None:
+        await sql.insert(self.session, [checkout])
+
+    async def save(self, checkout: Checkout) -> None:
+        """Write a checkout read from this repository back, with everything that can change."""
+        await sql.update(self.session, checkout, MUTABLE)
+
+    async def mark_succeeded(self, checkouts: Sequence[Checkout], now: datetime) -> None:
+        """Record that these checkouts were paid, in one statement."""
+        for checkout in checkouts:
+            checkout.status, checkout.payment_error, checkout.modified_at = "succeeded", None, now
+        if checkouts:
+            await (await sql.connection(self.session)).execute(
+                "UPDATE checkouts SET status = 'succeeded', payment_error = NULL, modified_at = $2 "
+                "WHERE id = ANY($1::uuid[])",
+                [checkout.id for checkout in checkouts],
+                now,
+            )
 
     async def products(self, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Product]:
         """The organization's products among ``ids``, in that order. Read once per transaction:
@@ -102,37 +164,32 @@ class CheckoutRepository(TenantRepository[Checkout]):
         cache: dict[uuid.UUID, Product] = transaction_cache(self.session, "products")
         missing = [i for i in dict.fromkeys(ids) if i not in cache]
         if missing:
-            statement = (
-                select(Product)
-                .where(Product.id.in_(missing))
-                .options(joinedload(Product.prices))  # one round trip, not two
+            rows = await (await sql.connection(self.session)).fetch(
+                _PRODUCTS, missing, organization_id
             )
-            if organization_id is not None:
-                statement = statement.where(Product.organization_id == organization_id)
-            rows = (await self.session.execute(statement)).unique().scalars()
-            cache.update((p.id, p) for p in rows)
+            for _, product_rows in groupby(rows, key=lambda row: row["p_id"]):
+                product = _product_with_prices(list(product_rows))
+                cache[product.id] = product
         return cache
 
     async def price_with_product(
         self, organization_id: uuid.UUID, price_id: uuid.UUID
     ) -> tuple[ProductPrice, Product] | None:
-        statement = (
-            select(ProductPrice, Product)
-            .join(Product, Product.id == ProductPrice.product_id)
-            .where(Product.organization_id == organization_id, ProductPrice.id == price_id)
+        product_id = await (await sql.connection(self.session)).fetchval(
+            _PRODUCT_OF_PRICE, price_id
         )
-        row = (await self.session.execute(statement)).first()
-        return None if row is None else (row[0], row[1])
+        if product_id is None:
+            return None
+        found = await self.products(organization_id, [product_id])
+        prices = [price for product in found for price in product.prices if price.id == price_id]
+        return (prices[0], found[0]) if prices else None
 
-    async def expired_open(self, now: datetime, limit: int) -> Sequence[Checkout]:
-        statement = (
-            select(Checkout)
-            .where(Checkout.status == "open", Checkout.expires_at <= now)
-            .order_by(Checkout.expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return (await self.session.execute(statement)).scalars().all()
+
+def _product_with_prices(rows: Sequence[asyncpg.Record]) -> Product:
+    """A product (a value) with its prices, oldest first, from rows of ``_PRODUCTS``."""
+    product = sql.instance(Product, rows[0], "p_")
+    product.prices = [sql.instance(ProductPrice, row, "pp_") for row in rows if row["pp_id"]]
+    return product
 
 
 class CheckoutLinkRepository(TenantRepository[CheckoutLink]):

@@ -169,8 +169,7 @@ async def create_checkout(
         amount_loc=("body", "amount"),
         discount_loc=("body", "discount_id"),
     )
-    session.add(checkout)
-    await session.flush()
+    await CheckoutRepository(session).insert(checkout)
     return checkout
 
 
@@ -265,10 +264,10 @@ async def update_checkout(
     checkout: Checkout,
     body: CheckoutUpdate | CheckoutUpdatePublic,
     *,
-    flush: bool = True,
+    save: bool = True,
 ) -> Checkout:
     """Apply a merchant's (``CheckoutUpdate``) or customer's (``CheckoutUpdatePublic``) changes
-    (``flush=False``: they go out with the caller's next flush)."""
+    and save them (``save=False``: the caller saves the checkout later)."""
     ensure_open(checkout)
     fields = body.model_fields_set
     price = await _selected_price(session, checkout, body)
@@ -297,9 +296,8 @@ async def update_checkout(
         amount_loc=("body", "amount"),
         discount_loc=("body", "discount_code" if discount_code else "discount_id"),
     )
-    checkout.modified_at = utc_now()
-    if flush:
-        await session.flush()
+    if save:
+        await CheckoutRepository(session).save(checkout)
     return checkout
 
 

@@ -87,6 +87,7 @@ async def _succeeded(session: AsyncSession, payment: Payment, settlement: Paymen
     if checkout.status != "succeeded":
         checkout.status = "succeeded"
         checkout.payment_error = None
+        await CheckoutRepository(session).save(checkout)
         await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return "order_paid"
 
@@ -108,6 +109,7 @@ async def _failed(session: AsyncSession, payment: Payment, settlement: PaymentSe
             discount = await session.get(Discount, checkout.discount_id)
             if discount is not None:
                 await release_discount(session, discount, checkout_id=checkout.id)
+        await CheckoutRepository(session).save(checkout)
         await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return "payment_failed"
 
@@ -126,6 +128,7 @@ async def _adopt(
     """Record a payment the processor took for ``checkout`` whose confirm never committed."""
     if checkout.customer_id is None:
         checkout.customer_id = (await find_or_create_customer(session, checkout)).id
+        await CheckoutRepository(session).save(checkout)
     payment = Payment(
         id=new_id(),
         organization_id=checkout.organization_id,

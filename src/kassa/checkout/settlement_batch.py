@@ -145,6 +145,8 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
         rows = await session.execute(select(Discount).where(Discount.id.in_(discount_ids)))
         discounts = {d.id: d for d in rows.scalars()}
     emissions: list[webhook_service.Emission] = []
+    orders: list[Order] = []
+    paid: list[Checkout] = []
     for sale in sales:
         checkout, payment = sale.checkout, sale.payment
         assert checkout is not None and payment is not None and checkout.customer_id is not None
@@ -153,20 +155,21 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
             products[checkout.product_id],
             customers[checkout.customer_id],
             discounts.get(checkout.discount_id) if checkout.discount_id else None,
-            payment,
         )
-        session.add(order)
+        orders.append(order)
         payment.status = "succeeded"
+        payment.order_id = order.id
         emissions += order_service.emissions(
             order, WebhookEventType.order_created, WebhookEventType.order_paid
         )
         if checkout.status != "succeeded":
-            checkout.status = "succeeded"
-            checkout.payment_error = None
+            paid.append(checkout)  # serialized below, once marked
             emissions.append(
                 serialize.emission(session, WebhookEventType.checkout_updated, checkout)
             )
         _processed(sale.event, "order_paid", now)
+    await order_service.insert_orders(session, orders)
+    await CheckoutRepository(session).mark_succeeded(paid, now)
     await session.flush()
     await webhook_service.emit_many(session, emissions)
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -187,5 +188,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
+    # The same failures raised by plain SQL on the session's connection (``kit.sql``).
+    for conflict in (
+        asyncpg.IntegrityConstraintViolationError,
+        asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+    ):
+        app.add_exception_handler(conflict, _integrity_error)
+    for unavailable in (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.OperatorInterventionError,  # shutdown, statement timeout
+        asyncpg.exceptions.InsufficientResourcesError,
+    ):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout.repository import CheckoutRepository
+from kassa.kit import sql
 from kassa.kit.ids import new_id
 from kassa.kit.pagination import PaginationParams
 from kassa.models import Checkout, Customer, Discount, Order, OrderItem, Payment, Product
@@ -44,17 +45,14 @@ async def emit(
 
 
 def build_paid_order(
-    checkout: Checkout,
-    product: Product,
-    customer: Customer,
-    discount: Discount | None,
-    payment: Payment | None,
+    checkout: Checkout, product: Product, customer: Customer, discount: Discount | None
 ) -> Order:
-    """The order for a paid (or free) checkout, not yet added to a session. The unique
-    ``checkout_id`` makes a second one impossible; callers hold the checkout's row lock, so
-    they never race to it."""
-    order = Order(
-        id=new_id(),
+    """The order for a paid (or free) checkout: a value to ``insert_orders``, with its customer,
+    product, discount and items attached for serializing. The unique ``checkout_id`` makes a
+    second one impossible; callers hold the checkout's row lock, so they never race to it."""
+    order_id = new_id()
+    return Order(
+        id=order_id,
         customer=customer,
         product=product,
         discount=discount,
@@ -79,6 +77,7 @@ def build_paid_order(
         custom_field_data=dict(checkout.custom_field_data),
         items=[
             OrderItem(
+                order_id=order_id,
                 label=product.name,
                 amount=checkout.amount,
                 tax_amount=checkout.tax_amount or 0,
@@ -86,15 +85,19 @@ def build_paid_order(
             )
         ],
     )
-    if payment is not None:
-        payment.order = order
-    return order
+
+
+async def insert_orders(session: AsyncSession, orders: Sequence[Order]) -> None:
+    """Insert built orders and their items (two round trips for any number of orders)."""
+    await sql.insert(session, orders)
+    await sql.insert(session, [item for order in orders for item in order.items])
 
 
 async def create_paid_order(
     session: AsyncSession, checkout: Checkout, *, payment: Payment | None = None
 ) -> Order:
-    """Build, add and announce (``order.created``, ``order.paid``) a checkout's order."""
+    """Build, insert and announce (``order.created``, ``order.paid``) a checkout's order;
+    ``payment`` (an ORM row) is pointed at it."""
     assert checkout.customer_id is not None
     product = (
         await CheckoutRepository(session).products(checkout.organization_id, [checkout.product_id])
@@ -102,8 +105,10 @@ async def create_paid_order(
     customer = await session.get(Customer, checkout.customer_id)
     assert customer is not None
     discount = await session.get(Discount, checkout.discount_id) if checkout.discount_id else None
-    order = build_paid_order(checkout, product, customer, discount, payment)
-    session.add(order)
+    order = build_paid_order(checkout, product, customer, discount)
+    await insert_orders(session, [order])
+    if payment is not None:
+        payment.order_id = order.id
     await emit(session, WebhookEventType.order_created, order, WebhookEventType.order_paid)
     return order
 

@@ -1,0 +1,172 @@
+"""Plain SQL on the session's own asyncpg connection, inside the session's transaction.
+
+Hot paths (authentication, checkout creation, confirmation and settlement) run a few short
+statements per request or job. Through SQLAlchemy each costs about four times the CPU of the
+statement itself through asyncpg (statement construction, compilation cache, result
+processing, the greenlet bridge), so their repositories write SQL with ``$n`` parameters and
+run it here. Everything else keeps the ORM; both share one connection and one transaction,
+so a hot-path write and an ORM write commit or roll back together.
+
+Rows read this way become mapped instances with ``instance``: plain values, never added to
+the session, so changing one changes nothing until its repository writes it (``insert``,
+``update``, whose statements derive from the mapping). Never hand such an instance to the ORM
+(``session.add``, a relationship of a persistent object): it would be inserted again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import asyncpg
+from sqlalchemy import Column, inspect
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.kit.db import transaction_cache
+
+T = TypeVar("T")
+
+_CONNECTION = "sql.connection"
+
+
+async def connection(session: AsyncSession) -> asyncpg.Connection[Any]:
+    """The asyncpg connection under ``session``, with the session's transaction begun.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement; a raw statement
+    before that would autocommit. The transaction is begun here through the adapter itself,
+    so SQLAlchemy commits or rolls back exactly what ran on the connection.
+    """
+    raw = transaction_cache(session, _CONNECTION).get(_CONNECTION)
+    if raw is not None:
+        return cast("asyncpg.Connection[Any]", raw)
+    pooled = await (await session.connection()).get_raw_connection()
+    adapted: Any = pooled.dbapi_connection
+    if adapted._transaction is None:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+    raw = cast("asyncpg.Connection[Any]", adapted.driver_connection)
+    if not raw.is_in_transaction():
+        raise RuntimeError("plain SQL needs a session in a transaction, not in autocommit mode")
+    # Cached only now: ``session.connection()`` began the session transaction whose end drops
+    # the cache, so the next transaction asks again.
+    transaction_cache(session, _CONNECTION)[_CONNECTION] = raw
+    return raw
+
+
+def jsonb(value: object) -> str | None:
+    """A ``jsonb`` parameter: the session's connections take JSON text (SQLAlchemy's codec)."""
+    return None if value is None else json.dumps(value)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A mapped class's table as plain SQL sees it; ``keys`` are attribute names in column
+    order (``user_metadata`` for the column ``metadata``)."""
+
+    name: str
+    columns: tuple[Column[Any], ...]
+    keys: tuple[str, ...]
+    key_of: dict[str, str]  # column name → attribute name
+    jsonb: frozenset[str]  # attribute names of jsonb columns
+    insert: str
+
+
+_TABLES: dict[type[Any], _Table] = {}
+_UPDATES: dict[tuple[type[Any], tuple[str, ...]], str] = {}
+
+
+def _table(model: type[Any]) -> _Table:
+    table = _TABLES.get(model)
+    if table is None:
+        mapper = inspect(model)
+        pairs = [(a.columns[0], a.key) for a in mapper.column_attrs]
+        names = ", ".join(column.name for column, _ in pairs)
+        places = ", ".join(f"${n}" for n in range(1, len(pairs) + 1))
+        table = _TABLES[model] = _Table(
+            name=mapper.local_table.name,
+            columns=tuple(column for column, _ in pairs),
+            keys=tuple(key for _, key in pairs),
+            key_of={column.name: key for column, key in pairs},
+            jsonb=frozenset(key for column, key in pairs if isinstance(column.type, JSONB)),
+            insert=f"INSERT INTO {mapper.local_table.name} ({names}) VALUES ({places})",  # noqa: S608
+        )
+    return table
+
+
+def keys(model: type[Any]) -> tuple[str, ...]:
+    """The attribute names of ``model``'s columns, in column order."""
+    return _table(model).keys
+
+
+def columns(model: type[Any], alias: str, prefix: str = "") -> str:
+    """``alias.col AS prefixcol, ...`` for every column of ``model``'s table."""
+    return ", ".join(f"{alias}.{c.name} AS {prefix}{c.name}" for c in _table(model).columns)
+
+
+def instance(model: type[T], row: asyncpg.Record, prefix: str = "") -> T:
+    """A mapped instance holding ``row``'s columns (those named ``prefix`` + column name when
+    a join's columns are prefixed); not attached to any session."""
+    key_of = _table(model).key_of
+    if prefix:
+        values = {key: row[prefix + name] for name, key in key_of.items()}
+    else:
+        values = {key_of[name]: value for name, value in row.items() if name in key_of}
+    return model(**values)
+
+
+def _parameter(table: _Table, key: str, value: object) -> object:
+    return jsonb(value) if key in table.jsonb else value
+
+
+def _default(column: Column[Any]) -> object:
+    default: Any = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
+
+
+def _insert_parameters(table: _Table, row: object) -> list[object]:
+    """The row's values in column order. Columns it never set get their default, set on the
+    row too (as a flush would), so the caller holds what was inserted."""
+    state = row.__dict__
+    for column, key in zip(table.columns, table.keys, strict=True):
+        if key not in state:
+            setattr(row, key, _default(column))
+    return [_parameter(table, key, state[key]) for key in table.keys]
+
+
+async def insert(session: AsyncSession, rows: Sequence[object]) -> None:
+    """Insert new instances of one mapped class (every column) in one round trip."""
+    if not rows:
+        return
+    table = _table(type(rows[0]))
+    parameters = [_insert_parameters(table, row) for row in rows]
+    raw = await connection(session)
+    if len(parameters) == 1:
+        await raw.execute(table.insert, *parameters[0])
+    else:
+        await raw.executemany(table.insert, parameters)
+
+
+async def update(session: AsyncSession, row: Any, keys: Sequence[str]) -> None:
+    """Write the given attributes of an instance to its row (by id), and set its columns that
+    change on every update (``modified_at``)."""
+    model = type(row)
+    table = _table(model)
+    for column, key in zip(table.columns, table.keys, strict=True):
+        onupdate: Any = column.onupdate
+        if onupdate is not None and key not in keys:
+            setattr(row, key, onupdate.arg(None))
+            keys = (*keys, key)
+    statement = _UPDATES.get((model, tuple(keys)))
+    if statement is None:
+        column_of = dict(zip(table.keys, (c.name for c in table.columns), strict=True))
+        assignments = ", ".join(f"{column_of[key]} = ${n}" for n, key in enumerate(keys, 2))
+        statement = f"UPDATE {table.name} SET {assignments} WHERE id = $1"  # noqa: S608
+        _UPDATES[(model, tuple(keys))] = statement
+    values = [_parameter(table, key, getattr(row, key)) for key in keys]
+    await (await connection(session)).execute(statement, row.id, *values)

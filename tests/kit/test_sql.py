@@ -1,0 +1,91 @@
+"""Plain SQL on the session's connection: same transaction as the ORM, rows as mapped values."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa.kit import sql
+from kassa.kit.db import session_scope
+from kassa.models import Organization
+
+
+def _organization(**fields: object) -> Organization:
+    slug = f"sql-{secrets.token_hex(4)}"
+    return Organization(name="Plain SQL", slug=slug, **fields)
+
+
+async def _slugs(sessionmaker: async_sessionmaker[AsyncSession], *slugs: str) -> set[str]:
+    async with sessionmaker() as session:
+        found = await session.scalars(select(Organization.slug).where(Organization.slug.in_(slugs)))
+        return set(found)
+
+
+async def test_plain_statements_run_in_the_session_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    kept, dropped = _organization(), _organization()
+    async with sessionmaker() as session:
+        await sql.insert(session, [dropped])  # the session's very first statement
+        session.add(Organization(name="ORM twin", slug=dropped.slug + "-orm"))
+        await session.flush()
+        await session.rollback()
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [kept])
+        session.add(Organization(name="ORM twin", slug=kept.slug + "-orm"))
+
+    found = await _slugs(
+        sessionmaker, kept.slug, kept.slug + "-orm", dropped.slug, dropped.slug + "-orm"
+    )
+    assert found == {kept.slug, kept.slug + "-orm"}
+
+
+async def test_insert_fills_defaults_and_instance_reads_them_back(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = _organization(settings={"theme": {"dark": True}, "nothing": None})
+    second = _organization(email="b@example.com")
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [first, second])
+
+    assert first.id is not None and first.created_at is not None
+    assert first.status == "active" and first.modified_at is None
+    async with sessionmaker() as session:
+        connection = await sql.connection(session)
+        rows = await connection.fetch(
+            f"SELECT {sql.columns(Organization, 'o', 'org_')} FROM organizations o "
+            "WHERE o.id = ANY($1) ORDER BY o.slug",
+            [first.id, second.id],
+        )
+    read = sorted((sql.instance(Organization, row, "org_") for row in rows), key=lambda o: o.slug)
+    expected = sorted([first, second], key=lambda o: o.slug)
+    for got, want in zip(read, expected, strict=True):
+        assert (got.id, got.slug, got.email, got.settings, got.created_at) == (
+            want.id,
+            want.slug,
+            want.email,
+            want.settings,
+            want.created_at,
+        )
+
+
+async def test_update_writes_the_named_attributes_and_modified_at(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    organization = _organization()
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [organization])
+    organization.name = "Renamed"
+    organization.email = "not-written@example.com"
+    organization.settings = {"k": [1, 2]}
+    async with session_scope(sessionmaker) as session:
+        await sql.update(session, organization, ("name", "settings"))
+
+    assert organization.modified_at is not None
+    async with sessionmaker() as session:
+        stored = await session.get(Organization, organization.id)
+    assert stored is not None
+    assert (stored.name, stored.email, stored.settings) == ("Renamed", None, {"k": [1, 2]})
+    assert stored.modified_at == organization.modified_at
