@@ -10,8 +10,6 @@ confirm (the first one's transaction lost) asks the processor for the same payme
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize, service
@@ -22,12 +20,12 @@ from kassa.checkout.schemas import CheckoutConfirm
 from kassa.discount import service as discount_service
 from kassa.kit.db import transaction_cache
 from kassa.kit.errors import KassaError, ValidationFailed
-from kassa.kit.ids import new_id
 from kassa.models import Checkout, Discount, Payment
 from kassa.order.service import create_paid_order
 from kassa.payments.processor import PaymentAttempt, PaymentRequest
 from kassa.payments.processor import PaymentError as PaymentProcessorError
 from kassa.payments.registry import processor_for
+from kassa.payments.repository import PaymentRepository
 from kassa.webhook.schemas import WebhookEventType
 
 
@@ -126,8 +124,8 @@ async def _redeem_discount(session: AsyncSession, checkout: Checkout) -> Discoun
 async def _record_payment(
     session: AsyncSession, checkout: Checkout, attempt: PaymentAttempt, status: str
 ) -> Payment:
-    """The payment row for this attempt, inserted in one statement; when the processor
-    returned an intent Kassa already knows (a retried attempt), that row, updated."""
+    """The payment row for this attempt (a value); when the processor returned an intent Kassa
+    already knows (a retried attempt), that row, updated."""
     fields = {
         "status": status,
         "card_brand": attempt.card_brand,
@@ -136,31 +134,25 @@ async def _record_payment(
         "decline_reason": attempt.decline_code if status == "failed" else None,
         "decline_message": attempt.decline_message if status == "failed" else None,
     }
-    statement = (
-        insert(Payment)
-        .values(
-            id=new_id(),
-            organization_id=checkout.organization_id,
-            checkout_id=checkout.id,
-            customer_id=checkout.customer_id,
-            processor=checkout.processor,
-            processor_id=attempt.processor_id,
-            amount=checkout.total_amount,
-            currency=checkout.currency,
-            **fields,
-        )
-        .on_conflict_do_nothing(index_elements=["processor", "processor_id"])
-        .returning(Payment)
+    payment = Payment(
+        organization_id=checkout.organization_id,
+        checkout_id=checkout.id,
+        customer_id=checkout.customer_id,
+        processor=checkout.processor,
+        processor_id=attempt.processor_id,
+        amount=checkout.total_amount,
+        currency=checkout.currency,
+        **fields,
     )
-    payment = (await session.execute(statement)).scalar_one_or_none()
-    if payment is None:
-        known = select(Payment).where(
-            Payment.processor == checkout.processor, Payment.processor_id == attempt.processor_id
-        )
-        payment = (await session.execute(known)).scalar_one()
-        for name, value in fields.items():
-            setattr(payment, name, value)
-    return payment
+    repository = PaymentRepository(session)
+    if await repository.insert_unless_known(payment):
+        return payment
+    known = await repository.by_processor_id(checkout.processor, attempt.processor_id)
+    assert known is not None
+    for name, value in fields.items():
+        setattr(known, name, value)
+    await repository.save(known, tuple(fields))
+    return known
 
 
 async def _succeed_without_payment(session: AsyncSession, checkout: Checkout) -> None:

@@ -1,44 +1,43 @@
 """The customer a checkout is for: named by the checkout, or found by external id or email,
-or created."""
+or created. Plain SQL (``kit.sql``): every confirm asks; the customer returned is a value."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.customer.repository import CustomerRepository
 from kassa.customer.schemas import CustomerCreate
-from kassa.customer.service import create_customer
+from kassa.customer.service import announce_created, new_customer
 from kassa.kit.errors import ValidationFailed
 from kassa.models import Checkout, Customer
 
 
 async def find_or_create_customer(session: AsyncSession, checkout: Checkout) -> Customer:
     """The checkout's customer: the one it names, else found by external id or email, else a
-    new one. A concurrent checkout creating the same customer makes the insert conflict; the
-    savepoint keeps this transaction usable and the winner's row is read instead."""
+    new one. A concurrent checkout creating the same customer makes the insert a no-op
+    (``ON CONFLICT DO NOTHING``); the winner's row is read instead."""
+    repository = CustomerRepository(session)
     if checkout.customer_id is not None:
-        customer = await session.get(Customer, checkout.customer_id)
-        if customer is not None and customer.deleted_at is None:
+        customer = await repository.live(checkout.organization_id, checkout.customer_id)
+        if customer is not None:
             return customer
     for _ in range(2):
-        found = await _find_customer(session, checkout)
+        found = await _find_customer(repository, checkout)
         if found is not None:
             return found
-        try:
-            async with session.begin_nested():
-                return await create_customer(
-                    session,
-                    checkout.organization_id,
-                    CustomerCreate(
-                        email=checkout.customer_email,
-                        name=checkout.customer_name,
-                        external_id=checkout.external_customer_id,
-                        billing_address=checkout.customer_billing_address,
-                        metadata=checkout.customer_metadata,
-                    ),
-                )
-        except ValidationFailed:
-            continue  # taken meanwhile: read it
+        customer = new_customer(
+            checkout.organization_id,
+            CustomerCreate(
+                email=checkout.customer_email,
+                name=checkout.customer_name,
+                external_id=checkout.external_customer_id,
+                billing_address=checkout.customer_billing_address,
+                metadata=checkout.customer_metadata,
+            ),
+        )
+        if await repository.insert_unless_taken(customer):
+            await announce_created(session, customer)
+            return customer
     raise ValidationFailed.field(
         ("body", "customer_email"),
         "This email belongs to another customer.",
@@ -46,20 +45,14 @@ async def find_or_create_customer(session: AsyncSession, checkout: Checkout) -> 
     )
 
 
-async def _find_customer(session: AsyncSession, checkout: Checkout) -> Customer | None:
-    live = (Customer.organization_id == checkout.organization_id, Customer.deleted_at.is_(None))
+async def _find_customer(repository: CustomerRepository, checkout: Checkout) -> Customer | None:
+    organization_id = checkout.organization_id
     if checkout.external_customer_id is not None:
-        statement = select(Customer).where(
-            *live, Customer.external_id == checkout.external_customer_id
-        )
-        found = (await session.execute(statement)).scalar_one_or_none()
+        found = await repository.live_by_external_id(organization_id, checkout.external_customer_id)
         if found is not None:
             return found
         # An email of another external customer cannot be reused for this one.
-    statement = select(Customer).where(
-        *live, func.lower(Customer.email) == str(checkout.customer_email).lower()
-    )
-    found = (await session.execute(statement)).scalar_one_or_none()
+    found = await repository.live_by_email(organization_id, str(checkout.customer_email))
     if found is not None and checkout.external_customer_id is not None and found.external_id:
         raise ValidationFailed.field(
             ("body", "customer_email"),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, false, func
 
 from kassa.customer.schemas import CustomerListFilters
+from kassa.kit import sql
 from kassa.kit.repository import TenantRepository, apply_sorting, contains_text, metadata_filter
 from kassa.models import Customer
 
@@ -60,3 +61,27 @@ class CustomerRepository(TenantRepository[Customer]):
             {"created_at": Customer.created_at, "email": Customer.email, "name": Customer.name},
             Customer.id,
         )
+
+    # A checkout's customer, found or created on every confirm: plain SQL, values.
+    async def live(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
+        return await self._live("id = $2", organization_id, customer_id)
+
+    async def live_by_external_id(
+        self, organization_id: uuid.UUID, external_id: str
+    ) -> Customer | None:
+        return await self._live("external_id = $2", organization_id, external_id)
+
+    async def live_by_email(self, organization_id: uuid.UUID, email: str) -> Customer | None:
+        return await self._live("lower(email) = lower($2)", organization_id, email)
+
+    async def _live(self, condition: str, *args: object) -> Customer | None:
+        row = await (await sql.connection(self.session)).fetchrow(
+            "SELECT * FROM customers "  # noqa: S608 -- conditions are this class's own
+            f"WHERE organization_id = $1 AND deleted_at IS NULL AND {condition}",
+            *args,
+        )
+        return None if row is None else sql.instance(Customer, row)
+
+    async def insert_unless_taken(self, customer: Customer) -> bool:
+        """Insert a new customer; False when its email or external id was taken meanwhile."""
+        return await sql.insert_unless_conflict(self.session, customer)

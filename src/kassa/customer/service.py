@@ -81,8 +81,17 @@ async def create_customer(
         organization_id, body.external_id
     ):
         raise _taken("external_id", body.external_id)
+    customer = new_customer(organization_id, body)
+    session.add(customer)
+    await _flush(session, body.model_dump())
+    await announce_created(session, customer)
+    return customer
+
+
+def new_customer(organization_id: uuid.UUID, body: CustomerCreate) -> Customer:
+    """The customer ``body`` describes, not yet stored (its tax id checked and normalized)."""
     tax_id, tax_id_format = _tax_id(body.tax_id, body.billing_address)
-    customer = Customer(
+    return Customer(
         organization_id=organization_id,
         type=str(body.type),
         email=body.email,
@@ -94,10 +103,11 @@ async def create_customer(
         locale=body.locale,
         user_metadata=dict(body.metadata),
     )
-    session.add(customer)
-    await _flush(session, body.model_dump())
+
+
+async def announce_created(session: AsyncSession, customer: Customer) -> None:
+    """``customer.created`` for a customer just stored."""
     await _emit(session, WebhookEventType.customer_created, customer)
-    return customer
 
 
 async def list_customers(

@@ -83,7 +83,9 @@ def _table(model: type[Any]) -> _Table:
     table = _TABLES.get(model)
     if table is None:
         mapper = inspect(model)
-        pairs = [(a.columns[0], a.key) for a in mapper.column_attrs]
+        # Identity columns are the database's to fill.
+        attributes = mapper.column_attrs
+        pairs = [(a.columns[0], a.key) for a in attributes if a.columns[0].identity is None]
         names = ", ".join(column.name for column, _ in pairs)
         places = ", ".join(f"${n}" for n in range(1, len(pairs) + 1))
         table = _TABLES[model] = _Table(
@@ -98,7 +100,7 @@ def _table(model: type[Any]) -> _Table:
 
 
 def keys(model: type[Any]) -> tuple[str, ...]:
-    """The attribute names of ``model``'s columns, in column order."""
+    """The attribute names of ``model``'s columns (but identity columns), in column order."""
     return _table(model).keys
 
 
@@ -150,6 +152,20 @@ async def insert(session: AsyncSession, rows: Sequence[object]) -> None:
         await raw.execute(table.insert, *parameters[0])
     else:
         await raw.executemany(table.insert, parameters)
+
+
+async def insert_unless_conflict(
+    session: AsyncSession, row: object, on: Sequence[str] = ()
+) -> bool:
+    """Insert a new instance unless that violates a unique constraint (then False): the one
+    over the columns ``on``, or with none given any of the table's."""
+    table = _table(type(row))
+    parameters = _insert_parameters(table, row)
+    target = f" ({', '.join(on)})" if on else ""
+    inserted = await (await connection(session)).fetchval(
+        f"{table.insert} ON CONFLICT{target} DO NOTHING RETURNING true", *parameters
+    )
+    return bool(inserted)
 
 
 async def update(session: AsyncSession, row: Any, keys: Sequence[str]) -> None:

@@ -2,16 +2,25 @@
 
 ``receive`` inserts the event (ignoring one already stored under the same processor and event
 id, so a redelivered webhook is a no-op) and enqueues its processing in the same transaction.
+Plain SQL (``kit.sql``): the sandbox receives one per confirm.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kassa.models import ProcessorEvent
+from kassa.kit import sql
+from kassa.kit.clock import utc_now
+from kassa.kit.ids import new_id
+
+_RECEIVE = """
+    INSERT INTO processor_events (id, created_at, processor, event_id, type, payload)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (processor, event_id) DO NOTHING
+    RETURNING id
+"""
 
 
 async def receive(
@@ -21,13 +30,9 @@ async def receive(
     from kassa.jobs.queue import enqueue
     from kassa.payments.jobs import ProcessEvent, settle_processor_events
 
-    statement = (
-        insert(ProcessorEvent)
-        .values(processor=processor, event_id=event_id, type=event_type, payload=payload)
-        .on_conflict_do_nothing(index_elements=["processor", "event_id"])
-        .returning(ProcessorEvent.id)
+    inbox_id = await (await sql.connection(session)).fetchval(
+        _RECEIVE, new_id(), utc_now(), processor, event_id, event_type, sql.jsonb(payload)
     )
-    inbox_id = await session.scalar(statement)
     if inbox_id is None:
         return False
     await enqueue(session, settle_processor_events, ProcessEvent(inbox_id=inbox_id))

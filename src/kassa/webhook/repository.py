@@ -7,9 +7,15 @@ from datetime import datetime
 
 from sqlalchemy import Row, Select, and_, select, text, update
 
+from kassa.kit import sql
 from kassa.kit.repository import TenantRepository
 from kassa.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from kassa.webhook.schemas import WebhookDeliveryFilters
+
+_ENABLED = (
+    "SELECT * FROM webhook_endpoints "
+    "WHERE organization_id = $1 AND enabled AND deleted_at IS NULL ORDER BY created_at, id"
+)
 
 
 class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
@@ -18,9 +24,10 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
     def scoped(self, organization_id: uuid.UUID) -> Select[WebhookEndpoint]:
         return super().scoped(organization_id).where(WebhookEndpoint.deleted_at.is_(None))
 
-    async def enabled(self, organization_id: uuid.UUID) -> Sequence[WebhookEndpoint]:
-        statement = self.scoped(organization_id).where(WebhookEndpoint.enabled.is_(True))
-        return (await self.session.execute(statement)).scalars().all()
+    async def enabled(self, organization_id: uuid.UUID) -> list[WebhookEndpoint]:
+        """The organization's enabled endpoints, as values (plain SQL: every sale asks)."""
+        rows = await (await sql.connection(self.session)).fetch(_ENABLED, organization_id)
+        return [sql.instance(WebhookEndpoint, row) for row in rows]
 
     async def by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
         """Endpoints by id, deleted ones included (not tenant-scoped: for the worker)."""

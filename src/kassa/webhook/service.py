@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.config import get_settings
+from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.kit.db import transaction_cache
 from kassa.kit.errors import ValidationFailed
@@ -146,7 +147,8 @@ async def emit(
 
 
 async def emit_many(session: AsyncSession, emissions: Sequence[Emission]) -> list[WebhookEvent]:
-    """``emit`` for several events at once, in order: one insert and one enqueue for all."""
+    """``emit`` for several events at once, in order: one insert and one enqueue for all.
+    The events returned are values (plain SQL: a sale emits several)."""
     from kassa.webhook.jobs import enqueue_deliveries
 
     events: list[WebhookEvent] = []
@@ -176,8 +178,7 @@ async def emit_many(session: AsyncSession, emissions: Sequence[Emission]) -> lis
         )
     if not events:
         return []
-    session.add_all(events)
-    await session.flush()
+    await sql.insert(session, events)
     await enqueue_deliveries(session, [(event.id, event.endpoint_id) for event in events])
     return events
 
