@@ -19,16 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize
 from kassa.checkout.repository import CheckoutRepository
+from kassa.customer.repository import CustomerRepository
 from kassa.kit.clock import utc_now
-from kassa.models import Checkout, Customer, Discount, Order, Payment, ProcessorEvent
+from kassa.models import Checkout, Discount, Order, Payment, ProcessorEvent
 from kassa.order import service as order_service
+from kassa.order.repository import OrderRepository
 from kassa.payments.events import settlement_of
 from kassa.payments.processor import PaymentSettlement
+from kassa.payments.repository import PaymentRepository, ProcessorEventRepository
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
 
@@ -46,21 +49,19 @@ class _Sale:
 
 
 async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """Settle what can be settled together; the inbox ids left for one-by-one settlement."""
-    statement = (
-        select(ProcessorEvent)
-        .where(ProcessorEvent.id.in_(inbox_ids), ProcessorEvent.processed_at.is_(None))
-        .order_by(ProcessorEvent.id)
-        .with_for_update()
-    )
-    events = (await session.execute(statement)).scalars().all()
+    """Settle what can be settled together; the inbox ids left for one-by-one settlement.
+
+    Plain SQL throughout (``kit.sql``): rows are values, written back by set-based statements.
+    """
+    events = ProcessorEventRepository(session)
     now = utc_now()
     sales: dict[tuple[str, str], _Sale] = {}
     left: list[uuid.UUID] = []
-    for event in events:
+    done: list[ProcessorEvent] = []
+    for event in await events.lock_unprocessed(inbox_ids):
         settlement = settlement_of(event.type, event.payload)
         if settlement is None:
-            _processed(event, "ignored", now)
+            done.append(_processed(event, "ignored"))
         elif (
             settlement.status != "succeeded" or (event.processor, settlement.processor_id) in sales
         ):
@@ -68,20 +69,18 @@ async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> 
         else:
             sales[(event.processor, settlement.processor_id)] = _Sale(event, settlement)
     if sales:
-        left += await _settle_sales(session, sales, now)
+        settled, unsettled = await _settle_sales(session, sales, now)
+        done += settled
+        left += unsettled
+    await events.mark_processed(done, now)
     return left
 
 
 async def _settle_sales(
     session: AsyncSession, sales: dict[tuple[str, str], _Sale], now: datetime
-) -> list[uuid.UUID]:
-    statement = (
-        select(Payment)
-        .where(tuple_(Payment.processor, Payment.processor_id).in_(list(sales)))
-        .order_by(Payment.id)
-        .with_for_update()
-    )
-    for payment in (await session.execute(statement)).scalars():
+) -> tuple[list[ProcessorEvent], list[uuid.UUID]]:
+    """The events settled here, and those left for one-by-one settlement."""
+    for payment in await PaymentRepository(session).lock_by_processor_ids(list(sales)):
         sales[(payment.processor, payment.processor_id)].payment = payment
     left: list[uuid.UUID] = []
     ready: dict[uuid.UUID, _Sale] = {}
@@ -93,16 +92,9 @@ async def _settle_sales(
         else:
             ready[checkout_id] = sale
     if not ready:
-        return left
-    repository = CheckoutRepository(session)
-    checkouts = await repository.lock_many(list(ready))
-    with_orders = set(
-        (
-            await session.execute(
-                select(Order.checkout_id).where(Order.checkout_id.in_(list(ready)))
-            )
-        ).scalars()
-    )
+        return [], left
+    checkouts = await CheckoutRepository(session).lock_many(list(ready))
+    with_orders = await OrderRepository(session).checkouts_with_orders(list(ready))
     for checkout_id, sale in list(ready.items()):
         checkout = checkouts.get(checkout_id)
         if checkout is None or checkout_id in with_orders or checkout.customer_id is None:
@@ -110,9 +102,10 @@ async def _settle_sales(
             del ready[checkout_id]
         else:
             sale.checkout = checkout
-    if ready:
-        await _create_orders(session, list(ready.values()), now)
-    return left
+    if not ready:
+        return [], left
+    await _create_orders(session, list(ready.values()), now)
+    return [_processed(sale.event, "order_paid") for sale in ready.values()], left
 
 
 def _plain_success(sale: _Sale) -> uuid.UUID | None:
@@ -131,17 +124,12 @@ def _plain_success(sale: _Sale) -> uuid.UUID | None:
 async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetime) -> None:
     checkouts = [sale.checkout for sale in sales if sale.checkout is not None]
     products = await CheckoutRepository(session).preload_products([c.product_id for c in checkouts])
-    customer_ids = [c.customer_id for c in checkouts]
+    customers = await CustomerRepository(session).values_by_ids(
+        [c.customer_id for c in checkouts if c.customer_id is not None]
+    )
     discount_ids = [c.discount_id for c in checkouts if c.discount_id is not None]
-    # Loaded into the identity map: the serializers' ``session.get`` finds them there.
-    customers = {
-        c.id: c
-        for c in (await session.execute(select(Customer).where(Customer.id.in_(customer_ids))))
-        .scalars()
-        .all()
-    }
     discounts = {}
-    if discount_ids:
+    if discount_ids:  # rare: the ORM's, whose serializer follows their products
         rows = await session.execute(select(Discount).where(Discount.id.in_(discount_ids)))
         discounts = {d.id: d for d in rows.scalars()}
     emissions: list[webhook_service.Emission] = []
@@ -157,7 +145,6 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
             discounts.get(checkout.discount_id) if checkout.discount_id else None,
         )
         orders.append(order)
-        payment.status = "succeeded"
         payment.order_id = order.id
         emissions += order_service.emissions(
             order, WebhookEventType.order_created, WebhookEventType.order_paid
@@ -167,16 +154,16 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
             emissions.append(
                 serialize.emission(session, WebhookEventType.checkout_updated, checkout)
             )
-        _processed(sale.event, "order_paid", now)
     await order_service.insert_orders(session, orders)
+    await PaymentRepository(session).mark_succeeded(
+        [sale.payment for sale in sales if sale.payment is not None], now
+    )
     await CheckoutRepository(session).mark_succeeded(paid, now)
-    await session.flush()
     await webhook_service.emit_many(session, emissions)
 
 
-def _processed(event: ProcessorEvent, outcome: str, now: datetime) -> None:
+def _processed(event: ProcessorEvent, outcome: str) -> ProcessorEvent:
     event.outcome = outcome
-    event.processed_at = now
     log.info(
         "processor_event_processed",
         processor=event.processor,
@@ -185,3 +172,4 @@ def _processed(event: ProcessorEvent, outcome: str, now: datetime) -> None:
         outcome=outcome,
         batched=True,
     )
+    return event

@@ -1,14 +1,16 @@
-"""Payments, read and written with plain SQL (``kit.sql``) as values: every confirm records
-one and every settlement settles one."""
+"""Payments and processor events, read and written with plain SQL (``kit.sql``) as values:
+every confirm records a payment and stores an event, every settlement settles them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.kit import sql
-from kassa.models import Payment
+from kassa.models import Payment, ProcessorEvent
 
 _BY_PROCESSOR_ID = "SELECT * FROM payments WHERE processor = $1 AND processor_id = $2"
 
@@ -33,3 +35,66 @@ class PaymentRepository:
 
     async def save(self, payment: Payment, keys: Sequence[str]) -> None:
         await sql.update(self.session, payment, keys)
+
+    async def lock_by_processor_ids(self, keys: Sequence[tuple[str, str]]) -> list[Payment]:
+        """Lock the payments of the given ``(processor, processor_id)`` pairs, in id order."""
+        rows = await (await sql.connection(self.session)).fetch(
+            _LOCK_BY_PROCESSOR_IDS, [k[0] for k in keys], [k[1] for k in keys]
+        )
+        return [sql.instance(Payment, row) for row in rows]
+
+    async def mark_succeeded(self, payments: Sequence[Payment], now: datetime) -> None:
+        """Record that these payments succeeded and paid their ``order_id``, in one statement."""
+        for payment in payments:
+            payment.status, payment.modified_at = "succeeded", now
+        if payments:
+            await (await sql.connection(self.session)).execute(
+                _MARK_SUCCEEDED, [p.id for p in payments], [p.order_id for p in payments], now
+            )
+
+
+_LOCK_BY_PROCESSOR_IDS = """
+    SELECT payment.* FROM payments payment
+    JOIN unnest($1::text[], $2::text[]) AS wanted(processor, processor_id)
+      ON payment.processor = wanted.processor AND payment.processor_id = wanted.processor_id
+    ORDER BY payment.id
+    FOR UPDATE OF payment
+"""
+_MARK_SUCCEEDED = """
+    UPDATE payments SET status = 'succeeded', order_id = paid.order_id, modified_at = $3
+    FROM unnest($1::uuid[], $2::uuid[]) AS paid(id, order_id)
+    WHERE payments.id = paid.id
+"""
+
+
+class ProcessorEventRepository:
+    """The inbox's rows (``kassa.payments.inbox``), as values."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_unprocessed(self, ids: Sequence[uuid.UUID]) -> list[ProcessorEvent]:
+        rows = await (await sql.connection(self.session)).fetch(_LOCK_UNPROCESSED, list(ids))
+        return [sql.instance(ProcessorEvent, row) for row in rows]
+
+    async def mark_processed(self, events: Sequence[ProcessorEvent], now: datetime) -> None:
+        """Write the ``outcome`` of each event and that it was processed ``now``."""
+        for event in events:
+            event.processed_at = event.modified_at = now
+        if events:
+            await (await sql.connection(self.session)).execute(
+                _MARK_PROCESSED, [e.id for e in events], [e.outcome for e in events], now
+            )
+
+
+_LOCK_UNPROCESSED = """
+    SELECT * FROM processor_events
+    WHERE id = ANY($1::uuid[]) AND processed_at IS NULL
+    ORDER BY id
+    FOR UPDATE
+"""
+_MARK_PROCESSED = """
+    UPDATE processor_events SET outcome = done.outcome, processed_at = $3, modified_at = $3
+    FROM unnest($1::uuid[], $2::text[]) AS done(id, outcome)
+    WHERE processor_events.id = done.id
+"""
