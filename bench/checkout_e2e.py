@@ -130,14 +130,21 @@ async def one_checkout(
     headers: dict[str, str],
     product_id: str,
     receiver: Receiver,
+    phases: list[tuple[float, float, float]],
 ) -> float:
+    """One checkout's latency; its phases (create, confirm, confirmed → webhook) go to
+    ``phases``."""
     started = time.perf_counter()
     checkout = await post(
         http, f"{base}/v1/checkouts/", {"product_id": product_id}, headers=headers
     )
+    created = time.perf_counter()
     arrived = receiver.expect(checkout["id"])
     await post(http, f"{base}/v1/checkouts/client/{checkout['client_secret']}/confirm", PAY)
-    return await asyncio.wait_for(arrived, timeout=60) - started
+    confirmed = time.perf_counter()
+    received = await asyncio.wait_for(arrived, timeout=60)
+    phases.append((created - started, confirmed - created, received - confirmed))
+    return received - started
 
 
 async def closed_loop(count: int, concurrency: int, run: Any) -> tuple[float, list[float]]:
@@ -179,6 +186,13 @@ async def baseline(http: aiohttp.ClientSession, url: str, count: int, concurrenc
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def p50_p99(values: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(values) * 1000:.0f} ms, "
+        f"p99 {percentile(values, 0.99) * 1000:.0f} ms"
+    )
 
 
 async def main(args: argparse.Namespace, server: str) -> None:
@@ -228,8 +242,10 @@ async def main(args: argparse.Namespace, server: str) -> None:
                 headers=headers,
             )
 
+            phases: list[tuple[float, float, float]] = []
+
             async def run() -> float:
-                return await one_checkout(http, base, headers, product["id"], receiver)
+                return await one_checkout(http, base, headers, product["id"], receiver, phases)
 
             await closed_loop(min(100, args.checkouts), args.concurrency, run)  # warm-up
             bare_rate = await baseline(http, bare, args.checkouts * 2, args.concurrency)
@@ -240,6 +256,7 @@ async def main(args: argparse.Namespace, server: str) -> None:
             meter.start()
             rate, loaded = await closed_loop(args.checkouts, args.concurrency, run)
             cpu = meter.used()
+            phases.clear()
             latencies = await open_loop(rate / 2, args.seconds, run)
     await runner.cleanup()
 
@@ -269,9 +286,11 @@ async def main(args: argparse.Namespace, server: str) -> None:
     )
     print(
         f"latency at {rate / 2:,.0f} checkouts/s for {args.seconds:.0f} s ({len(latencies)}): "
-        f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
+        f"{p50_p99(latencies)}"
     )
+    names = ("create", "confirm", "confirmed → webhook")
+    for name, values in zip(names, zip(*phases, strict=True), strict=True):
+        print(f"  {name}: {p50_p99(list(values))}")
 
 
 if __name__ == "__main__":

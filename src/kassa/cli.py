@@ -116,7 +116,10 @@ def serve(
     demo_token = asyncio.run(prepare())
     _print_banner(settings, demo_token)
     in_process_worker = settings.embedded_database if with_worker is None else with_worker
-    event_loop.run(_serve(create_app(settings, url), settings, url, in_process_worker))
+    app = create_app(settings, url)
+    app.openapi()  # built once now, so that it is frozen with the rest
+    event_loop.freeze_start_up_objects()
+    event_loop.run(_serve(app, settings, url, in_process_worker))
 
 
 class _Server(uvicorn.Server):

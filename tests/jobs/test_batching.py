@@ -140,3 +140,36 @@ async def test_a_started_batch_is_cancelled_only_when_all_its_submitters_are() -
     for task in (one, two):
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_with_linger_items_arriving_one_by_one_form_one_batch() -> None:
+    execute = Recorder()
+    batcher = Batcher(execute, max_size=10, max_in_flight=2, linger=0.1)
+    started = time.monotonic()
+    tasks = []
+    for item in "abcd":  # a trickle: each arrives while the first batch still collects
+        tasks.append(asyncio.create_task(batcher.submit("k", item)))
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*tasks)
+    assert execute.batches == [["a", "b", "c", "d"]]
+    assert 0.1 <= time.monotonic() - started < 0.5
+
+
+async def test_a_full_batch_does_not_linger_and_the_rest_forms_the_next() -> None:
+    execute = Recorder()
+    batcher = Batcher(execute, max_size=3, max_in_flight=2, linger=10.0)
+    started = time.monotonic()
+    full = [asyncio.create_task(batcher.submit("k", item)) for item in "abc"]
+    await asyncio.gather(*full)
+    assert time.monotonic() - started < 1.0
+    assert execute.batches == [["a", "b", "c"]]
+
+    # Five at once: three go at once; the two left linger, and their submitters give up.
+    rest = [asyncio.create_task(batcher.submit("k", item)) for item in "defgh"]
+    await asyncio.sleep(0.05)
+    assert execute.batches == [["a", "b", "c"], ["d", "e", "f"]]
+    assert not rest[3].done()
+    for task in rest[3:]:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
+    assert execute.batches == [["a", "b", "c"], ["d", "e", "f"]]

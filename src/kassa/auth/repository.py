@@ -21,6 +21,8 @@ class TokenGrant:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    catalog_version: int  # of the organization (``kit.versioned``)
+    webhooks_version: int
 
 
 class OrganizationAccessTokenRepository(TenantRepository[OrganizationAccessToken]):
@@ -39,7 +41,10 @@ class OrganizationAccessTokenRepository(TenantRepository[OrganizationAccessToken
 
 
 _GRANT_BY_HASH = """
-    SELECT id, organization_id, scopes, expires_at, last_used_at, revoked_at
-    FROM organization_access_tokens WHERE token_hash = $1
+    SELECT token.id, token.organization_id, token.scopes, token.expires_at, token.last_used_at,
+           token.revoked_at, organization.catalog_version, organization.webhooks_version
+    FROM organization_access_tokens token
+    JOIN organizations organization ON organization.id = token.organization_id
+    WHERE token.token_hash = $1
 """
 _TOUCH = "UPDATE organization_access_tokens SET last_used_at = $2 WHERE id = $1"

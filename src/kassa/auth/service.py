@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.auth.repository import OrganizationAccessTokenRepository
 from kassa.auth.scopes import Scope
 from kassa.auth.tokens import generate_token, hash_token, looks_like_token
+from kassa.kit import versioned
 from kassa.kit.clock import utc_now
 from kassa.kit.errors import NotPermitted, ValidationFailed
 from kassa.kit.pagination import PaginationParams
@@ -45,6 +46,7 @@ async def authenticate(session: AsyncSession, token: str, secret_key: bytes) -> 
         return None
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
         await repository.touch(row.id, now)
+    versioned.remember_both(session, row.organization_id, row.catalog_version, row.webhooks_version)
     return AuthSubject(
         organization_id=row.organization_id, token_id=row.id, scopes=frozenset(row.scopes)
     )

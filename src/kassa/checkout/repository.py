@@ -19,9 +19,10 @@ from sqlalchemy import Select, select
 
 from kassa.checkout.errors import CheckoutLocked
 from kassa.checkout.schemas import CheckoutListFilters
-from kassa.kit import sql
+from kassa.kit import sql, versioned
 from kassa.kit.db import transaction_cache
 from kassa.kit.repository import TenantRepository, apply_sorting, contains_text
+from kassa.kit.versioned import VersionedCache
 from kassa.models import Checkout, CheckoutLink, Organization, Product, ProductPrice
 
 # What ``save`` writes: every column a checkout's life changes (not its identity or creation).
@@ -37,11 +38,19 @@ _WITH_ORGANIZATION = (
     "JOIN organizations o ON o.id = c.organization_id WHERE c.client_secret = $1"
 )
 _PRODUCTS = (
-    f"SELECT {sql.columns(Product, 'p', 'p_')}, {sql.columns(ProductPrice, 'pp', 'pp_')} "  # noqa: S608
-    "FROM products p LEFT JOIN product_prices pp ON pp.product_id = p.id "
+    f"SELECT {sql.columns(Product, 'p', 'p_')}, {sql.columns(ProductPrice, 'pp', 'pp_')}, "  # noqa: S608
+    "o.catalog_version FROM products p JOIN organizations o ON o.id = p.organization_id "
+    "LEFT JOIN product_prices pp ON pp.product_id = p.id "
     "WHERE p.id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR p.organization_id = $2) "
     "ORDER BY p.id, pp.created_at, pp.id"
 )
+_LOCK_MANY = (
+    "SELECT c.*, o.catalog_version AS o_catalog_version, o.webhooks_version AS o_webhooks_version "
+    "FROM checkouts c JOIN organizations o ON o.id = c.organization_id "
+    "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c"
+)
+# An organization's products with their prices (values shared by the whole process).
+_CATALOG: VersionedCache[dict[uuid.UUID, Product]] = VersionedCache("catalog")
 _PRODUCT_OF_PRICE = "SELECT product_id FROM product_prices WHERE id = $1"
 
 
@@ -105,6 +114,12 @@ class CheckoutRepository(TenantRepository[Checkout]):
             return None
         organization = sql.instance(Organization, row, "o_")
         transaction_cache(self.session, "organizations")[organization.id] = organization
+        versioned.remember_both(
+            self.session,
+            organization.id,
+            organization.catalog_version,
+            organization.webhooks_version,
+        )
         return sql.instance(Checkout, row)
 
     async def organization(self, organization_id: uuid.UUID) -> Organization | None:
@@ -117,10 +132,17 @@ class CheckoutRepository(TenantRepository[Checkout]):
 
     async def lock_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Checkout]:
         """Lock several checkouts at once, in id order (the order concurrent batches use)."""
-        rows = await (await sql.connection(self.session)).fetch(
-            f"{_CHECKOUT} WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE", list(ids)
-        )
-        return {checkout.id: checkout for checkout in (sql.instance(Checkout, r) for r in rows)}
+        rows = await (await sql.connection(self.session)).fetch(_LOCK_MANY, list(ids))
+        checkouts: dict[uuid.UUID, Checkout] = {}
+        for row in rows:
+            checkout = checkouts[row["id"]] = sql.instance(Checkout, row)
+            versioned.remember_both(
+                self.session,
+                checkout.organization_id,
+                row["o_catalog_version"],
+                row["o_webhooks_version"],
+            )
+        return checkouts
 
     async def expired_open(self, now: datetime, limit: int) -> list[Checkout]:
         rows = await (await sql.connection(self.session)).fetch(
@@ -160,16 +182,30 @@ class CheckoutRepository(TenantRepository[Checkout]):
         self, ids: Sequence[uuid.UUID], organization_id: uuid.UUID | None = None
     ) -> dict[uuid.UUID, Product]:
         """Read the products among ``ids`` not yet in the transaction's cache (of any
-        organization unless one is given), with their prices, in one query; the cache."""
+        organization unless one is given), with their prices, in one query; the cache.
+
+        An organization's products are also kept for the whole process while its catalog
+        does not change (``kit.versioned``): then there is nothing to read at all.
+        """
         cache: dict[uuid.UUID, Product] = transaction_cache(self.session, "products")
         missing = [i for i in dict.fromkeys(ids) if i not in cache]
+        shared = _CATALOG.get(self.session, organization_id) if organization_id else None
+        if missing and shared is not None:
+            cache.update((i, shared[i]) for i in missing if i in shared)
+            missing = [i for i in missing if i not in cache]
         if missing:
             rows = await (await sql.connection(self.session)).fetch(
                 _PRODUCTS, missing, organization_id
             )
+            read: dict[uuid.UUID, Product] = {}
             for _, product_rows in groupby(rows, key=lambda row: row["p_id"]):
                 product = _product_with_prices(list(product_rows))
-                cache[product.id] = product
+                read[product.id] = product
+            cache.update(read)
+            if organization_id is not None and rows:
+                version = rows[0]["catalog_version"]
+                known = _CATALOG.at(organization_id, version) or {}
+                _CATALOG.put(self.session, organization_id, version, known | read)
         return cache
 
     async def price_with_product(

@@ -1,10 +1,13 @@
 """Natural batching: items submitted concurrently under one key run together.
 
-No timer is involved. The first item of an idle key starts a batch at once; the batch takes
-every item of its key waiting by the time it gets going (up to ``max_size``), which under load
-is everything pgqueuer handed over in the same dequeue. While ``max_in_flight`` batches of a
-key run, newer items of that key wait and form the next batch as soon as one finishes. An idle
-worker therefore adds no latency, and a busy one gets larger batches.
+The first item of an idle key starts a batch; the batch takes every item of its key waiting by
+the time it gets going (up to ``max_size``), which under load is everything pgqueuer handed
+over in the same dequeue. While ``max_in_flight`` batches of a key run, newer items of that key
+wait and form the next batch as soon as one finishes. With ``linger`` (seconds), a batch that
+is not full yet first waits that long for more items (one batch of a key collects at a time):
+a batch costs a transaction and a handful of statements whatever its size, so a worker fed one
+job at a time trades that much latency for fewer, larger batches. Without it an idle worker
+adds no latency at all, and a busy one still gets larger batches.
 
 Each submitter waits for its own item's result. If a submitter is cancelled while its item
 still waits, the item leaves the queue; once a batch has started, it goes on for the others,
@@ -44,6 +47,8 @@ class _Batch(Generic[T]):
 class _Group(Generic[T]):
     waiting: deque[_Waiter[T]] = field(default_factory=deque)
     running: int = 0
+    # A batch has started but not taken its items yet: it will take those arriving meanwhile.
+    starting: bool = False
 
 
 @contextlib.asynccontextmanager
@@ -64,13 +69,17 @@ class Batcher(Generic[T]):
         *,
         max_size: int,
         max_in_flight: int,
+        linger: float = 0.0,
         gate: Callable[[], AbstractAsyncContextManager[object]] = _no_gate,
     ) -> None:
         if max_size < 1 or max_in_flight < 1:
             raise ValueError("max_size and max_in_flight must be at least 1")
+        if linger < 0:
+            raise ValueError("linger cannot be negative")
         self._execute = execute
         self._max_size = max_size
         self._max_in_flight = max_in_flight
+        self._linger = linger
         self._gate = gate
         self._groups: dict[Hashable, _Group[T]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
@@ -93,15 +102,19 @@ class Batcher(Generic[T]):
         # A submitter cancelled a moment ago may not have left the queue yet.
         while group.waiting and group.waiting[0].done.done():
             group.waiting.popleft()
-        if group.waiting and group.running < self._max_in_flight:
+        if group.waiting and group.running < self._max_in_flight and not group.starting:
             group.running += 1
+            group.starting = True
             batch: _Batch[T] = _Batch()
             batch.task = asyncio.create_task(self._run(key, group, batch))
             self._tasks.add(batch.task)
             batch.task.add_done_callback(self._tasks.discard)
 
     async def _run(self, key: Hashable, group: _Group[T], batch: _Batch[T]) -> None:
+        took = False
         try:
+            if self._linger and len(group.waiting) < self._max_size:
+                await asyncio.sleep(self._linger)
             async with self._gate():
                 # This task runs after the submitters that were ready with the first one, so
                 # everything dequeued together is waiting by now.
@@ -110,8 +123,10 @@ class Batcher(Generic[T]):
                     if not waiter.done.done():  # else its submitter was just cancelled
                         waiter.batch = batch
                         batch.waiters.append(waiter)
+                group.starting, took = False, True
                 if not batch.waiters:
                     return
+                self._start(key, group)  # what did not fit may form the next batch now
                 results = await self._execute([w.item for w in batch.waiters])
             for waiter, result in zip(batch.waiters, results, strict=True):
                 if waiter.done.done():
@@ -132,6 +147,8 @@ class Batcher(Generic[T]):
                 raise
         finally:
             group.running -= 1
+            if not took:  # cancelled before it took its items
+                group.starting = False
             self._start(key, group)
             if not group.running and not group.waiting:
                 self._groups.pop(key, None)

@@ -132,17 +132,21 @@ class BatchSpec:
 
     Jobs that are due together and share ``key(payload)`` run as one batch of at most
     ``max_size``; at most ``max_in_flight`` batches of one key run at once, and jobs of that
-    key arriving meanwhile wait to form the next one. Nothing lingers: a lone job on an idle
-    worker is a batch of one at once.
+    key arriving meanwhile wait to form the next one. A batch that is not full waits
+    ``linger_seconds`` for more jobs before it runs (none by default: a lone job on an idle
+    worker is then a batch of one at once).
     """
 
     max_size: int = 100
     key: Callable[[Any], Hashable] = _one_batch
     max_in_flight: int = 2
+    linger_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_size < 1 or self.max_in_flight < 1:
             raise ValueError("max_size and max_in_flight must be at least 1")
+        if self.linger_seconds < 0:
+            raise ValueError("linger_seconds cannot be negative")
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,7 @@ def batch_job(
     max_size: int = 100,
     key: Callable[[Any], Hashable] = _one_batch,
     max_in_flight: int = 2,
+    linger_seconds: float = 0.0,
     max_attempts: int = 10,
     backoff: Backoff = DEFAULT_BACKOFF,
     queue: str = "default",
@@ -250,7 +255,9 @@ def batch_job(
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    spec = BatchSpec(max_size=max_size, key=key, max_in_flight=max_in_flight)
+    spec = BatchSpec(
+        max_size=max_size, key=key, max_in_flight=max_in_flight, linger_seconds=linger_seconds
+    )
 
     def register(func: F) -> F:
         name = _name_of(func)

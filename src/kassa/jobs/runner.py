@@ -217,6 +217,7 @@ class JobRunner:
                 execute,
                 max_size=definition.batch.max_size,
                 max_in_flight=definition.batch.max_in_flight,
+                linger=definition.batch.linger_seconds,
                 gate=lambda: self._slots,
             )
         try:

@@ -52,7 +52,9 @@ async def process_processor_event(ctx: JobContext, payload: ProcessEvent) -> Non
     )
 
 
-@batch_job(max_size=100, max_in_flight=2, max_attempts=12)
+# A batch costs ~15 statements whatever its size; waiting 15 ms for more events turns a
+# steady trickle of sales into batches of several (see bench/RESULTS.md).
+@batch_job(max_size=100, max_in_flight=2, max_attempts=12, linger_seconds=0.015)
 async def settle_processor_events(ctx: BatchContext, payloads: list[ProcessEvent]) -> None:
     from kassa.checkout.settlement_batch import settle_many
 

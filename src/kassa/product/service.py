@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.kit import versioned
 from kassa.kit.errors import ValidationFailed
 from kassa.kit.pagination import PaginationParams
 from kassa.models import Product, ProductPrice
@@ -31,6 +32,10 @@ async def serialized(session: AsyncSession, products: Sequence[Product]) -> list
 
 
 async def _emit(session: AsyncSession, event_type: WebhookEventType, product: Product) -> None:
+    """Announce a change of ``product`` (made in this transaction, which therefore no longer
+    trusts the catalog version it read)."""
+    versioned.forget(session, "catalog")
+
     async def data() -> ProductSchema:
         [schema] = await serialized(session, [product])
         return schema

@@ -36,7 +36,8 @@ def _endpoint_of(payload: DeliverWebhookEvent) -> uuid.UUID | None:
     return payload.endpoint_id
 
 
-@batch_job(max_size=100, key=_endpoint_of, max_in_flight=2, max_attempts=5)
+# Like settlement: 15 ms of waiting gathers a trickle of events into batches of several.
+@batch_job(max_size=100, key=_endpoint_of, max_in_flight=2, max_attempts=5, linger_seconds=0.015)
 async def deliver_webhook_event(ctx: BatchContext, payloads: list[DeliverWebhookEvent]) -> None:
     """Make one delivery attempt for each event (idempotent: a done event is left alone).
 

@@ -12,10 +12,14 @@ from kassa.kit.repository import TenantRepository
 from kassa.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from kassa.webhook.schemas import WebhookDeliveryFilters
 
-_ENABLED = (
-    "SELECT * FROM webhook_endpoints "
-    "WHERE organization_id = $1 AND enabled AND deleted_at IS NULL ORDER BY created_at, id"
-)
+_ENABLED = """
+    SELECT organization.webhooks_version, endpoint.*
+    FROM organizations organization
+    LEFT JOIN webhook_endpoints endpoint ON endpoint.organization_id = organization.id
+        AND endpoint.enabled AND endpoint.deleted_at IS NULL
+    WHERE organization.id = $1
+    ORDER BY endpoint.created_at, endpoint.id
+"""
 
 
 class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
@@ -24,10 +28,12 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
     def scoped(self, organization_id: uuid.UUID) -> Select[WebhookEndpoint]:
         return super().scoped(organization_id).where(WebhookEndpoint.deleted_at.is_(None))
 
-    async def enabled(self, organization_id: uuid.UUID) -> list[WebhookEndpoint]:
-        """The organization's enabled endpoints, as values (plain SQL: every sale asks)."""
+    async def enabled(self, organization_id: uuid.UUID) -> tuple[int, list[WebhookEndpoint]]:
+        """The organization's enabled endpoints, as values, and the version of its endpoints
+        they are (plain SQL: every sale asks)."""
         rows = await (await sql.connection(self.session)).fetch(_ENABLED, organization_id)
-        return [sql.instance(WebhookEndpoint, row) for row in rows]
+        version = rows[0]["webhooks_version"] if rows else 0
+        return version, [sql.instance(WebhookEndpoint, row) for row in rows if row["id"]]
 
     async def by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
         """Endpoints by id, deleted ones included (not tenant-scoped: for the worker)."""

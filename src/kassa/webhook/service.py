@@ -11,11 +11,12 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.config import get_settings
-from kassa.kit import sql
+from kassa.kit import sql, versioned
 from kassa.kit.clock import utc_now
 from kassa.kit.db import transaction_cache
 from kassa.kit.errors import ValidationFailed
 from kassa.kit.pagination import PaginationParams
+from kassa.kit.versioned import VersionedCache
 from kassa.models import WebhookEndpoint, WebhookEvent
 from kassa.webhook.formats import render
 from kassa.webhook.repository import WebhookEndpointRepository, WebhookEventRepository
@@ -107,19 +108,30 @@ async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> N
 WebhookData = BaseModel | Callable[[], Awaitable[BaseModel]]
 
 
+# An organization's enabled endpoints (values shared by the whole process).
+_ENDPOINTS: VersionedCache[list[WebhookEndpoint]] = VersionedCache("webhooks")
+
+
 async def _enabled_endpoints(
     session: AsyncSession, organization_id: uuid.UUID
 ) -> Sequence[WebhookEndpoint]:
-    """The organization's enabled endpoints, read once per transaction (a sale emits several
-    events); changes to endpoints in the same transaction drop the cache."""
+    """The organization's enabled endpoints: read once per transaction (a sale emits several
+    events), and not at all while the process holds them at the version of the organization's
+    endpoints this transaction read (``kit.versioned``). Changes to endpoints in the same
+    transaction drop both."""
     cache: dict[uuid.UUID, Sequence[WebhookEndpoint]] = transaction_cache(session, "endpoints")
     if organization_id not in cache:
-        cache[organization_id] = await WebhookEndpointRepository(session).enabled(organization_id)
+        endpoints = _ENDPOINTS.get(session, organization_id)
+        if endpoints is None:
+            version, endpoints = await WebhookEndpointRepository(session).enabled(organization_id)
+            _ENDPOINTS.put(session, organization_id, version, endpoints)
+        cache[organization_id] = endpoints
     return cache[organization_id]
 
 
 def forget_endpoints(session: AsyncSession) -> None:
     transaction_cache(session, "endpoints").clear()
+    versioned.forget(session, "webhooks")
 
 
 @dataclass(frozen=True)
