@@ -156,3 +156,17 @@ class CpuMeter:
     def used(self) -> dict[str, float]:
         now = self._now()
         return {name: now[name] - self.started[name] for name in now}
+
+
+def calibration_ms() -> float:
+    """Milliseconds a fixed pure-Python loop takes here now (best of five): this machine's
+    speed varies by tens of percent over minutes (it is a VM on a shared host), so each run
+    prints it beside its figures."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for number in range(1_000_000):
+            total += number * number
+        best = min(best, time.perf_counter() - started)
+    return best * 1000

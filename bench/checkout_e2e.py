@@ -36,6 +36,7 @@ from aiohttp import web
 from bench._support import (
     REPO,
     CpuMeter,
+    calibration_ms,
     free_port,
     fresh_database,
     libpq,
@@ -196,6 +197,7 @@ def p50_p99(values: list[float]) -> str:
 
 
 async def main(args: argparse.Namespace, server: str) -> None:
+    speed = calibration_ms()
     settings = Settings(secret_key=SECRET, log_level="WARNING")
     database_url = await fresh_database(settings, server)
     engine = create_engine(database_url, settings)
@@ -252,15 +254,20 @@ async def main(args: argparse.Namespace, server: str) -> None:
             database_rate = await baseline(
                 http, bare_database, args.checkouts * 2, args.concurrency
             )
+            phases.clear()
             meter = CpuMeter(pids)
             meter.start()
             rate, loaded = await closed_loop(args.checkouts, args.concurrency, run)
             cpu = meter.used()
+            loaded_phases = list(phases)
             phases.clear()
             latencies = await open_loop(rate / 2, args.seconds, run)
     await runner.cleanup()
 
-    print(f"machine: {machine()}")
+    print(
+        f"machine: {machine()}; calibration loop {speed:.0f} ms before the run, "
+        f"{calibration_ms():.0f} ms after"
+    )
     print(
         f"checkouts: {args.checkouts}, concurrency: {args.concurrency}, worker concurrency: "
         f"{args.worker_concurrency}"
@@ -280,14 +287,16 @@ async def main(args: argparse.Namespace, server: str) -> None:
         f"CPU ms per checkout at full load: {per_checkout}, "
         f"all {sum(cpu.values()) / args.checkouts * 1000:.2f}"
     )
-    print(
-        f"latency at full load: p50 {statistics.median(loaded) * 1000:.0f} ms, "
-        f"p99 {percentile(loaded, 0.99) * 1000:.0f} ms"
-    )
+    print(f"latency at full load: {p50_p99(loaded)}")
+    print_phases(loaded_phases)
     print(
         f"latency at {rate / 2:,.0f} checkouts/s for {args.seconds:.0f} s ({len(latencies)}): "
         f"{p50_p99(latencies)}"
     )
+    print_phases(phases)
+
+
+def print_phases(phases: list[tuple[float, float, float]]) -> None:
     names = ("create", "confirm", "confirmed → webhook")
     for name, values in zip(names, zip(*phases, strict=True), strict=True):
         print(f"  {name}: {p50_p99(list(values))}")

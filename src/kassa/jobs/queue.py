@@ -16,12 +16,13 @@ import asyncpg
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.domain.types import JobId
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kassa.jobs import metrics, repository, schema
 from kassa.jobs.registry import BatchFunction, JobDefinition, JobFunction, P, definition_of
+from kassa.kit import sql
 
 JobID = JobId
 
@@ -136,18 +137,8 @@ async def enqueue_definition(
 
 
 async def transaction_connection(session: AsyncSession) -> asyncpg.Connection[Any]:
-    """The asyncpg connection under ``session``, inside its transaction.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement: a session that
-    has executed nothing yet is not in a transaction, and a raw statement would autocommit.
-    """
-    connection = await session.connection()
-    raw = cast("asyncpg.Connection[Any]", (await connection.get_raw_connection()).driver_connection)
-    if not raw.is_in_transaction():
-        await connection.execute(text("SELECT 1"))
-    if not raw.is_in_transaction():
-        raise RuntimeError("enqueue needs a session in a transaction, not in autocommit mode")
-    return raw
+    """The asyncpg connection under ``session``, inside its transaction (``kit.sql``)."""
+    return await sql.connection(session)
 
 
 def _count_on_commit(session: AsyncSession, entrypoint: str, count: int) -> None:
