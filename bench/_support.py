@@ -138,14 +138,15 @@ def postgres_cpu_seconds() -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by named processes (and PostgreSQL, and this process) over an interval."""
+    """CPU seconds used by named groups of processes (and PostgreSQL, and this process) over
+    an interval."""
 
-    def __init__(self, processes: dict[str, int]) -> None:
+    def __init__(self, processes: dict[str, list[int]]) -> None:
         self.processes = processes
         self.started: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
-        now = {name: cpu_seconds(pid) for name, pid in self.processes.items()}
+        now = {name: sum(map(cpu_seconds, pids)) for name, pids in self.processes.items()}
         now["postgres"] = postgres_cpu_seconds()
         now["bench"] = cpu_seconds(os.getpid())
         return now

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -79,8 +80,10 @@ class Receiver:
 
 @contextmanager
 def kassa_processes(
-    database_url: str, port: int, worker_concurrency: int
-) -> Iterator[dict[str, int]]:
+    database_url: str, ports: list[int], worker_concurrency: int
+) -> Iterator[dict[str, list[int]]]:
+    """``kassa serve`` on each port (the API processes a load balancer would spread requests
+    over) and one ``kassa worker``; their pids."""
     env = dict(os.environ) | {
         "DATABASE_URL": database_url,
         "KASSA_SECRET_KEY": SECRET,
@@ -89,14 +92,13 @@ def kassa_processes(
         "KASSA_DATA_DIR": str(REPO / ".cache" / "bench-data"),
     }
     kassa = [sys.executable, "-m", "kassa"]
-    processes = [
-        subprocess.Popen(
-            [*kassa, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"], env=env
-        ),
-        subprocess.Popen([*kassa, "worker", "--concurrency", str(worker_concurrency)], env=env),
-    ]
+    serve = [*kassa, "serve", "--host", "127.0.0.1", "--no-worker", "--no-migrate", "--port"]
+    processes = [subprocess.Popen([*serve, str(port)], env=env) for port in ports]
+    processes.append(
+        subprocess.Popen([*kassa, "worker", "--concurrency", str(worker_concurrency)], env=env)
+    )
     try:
-        yield {"api": processes[0].pid, "worker": processes[1].pid}
+        yield {"api": [p.pid for p in processes[:-1]], "worker": [processes[-1].pid]}
     finally:
         for process in processes:
             process.terminate()
@@ -213,20 +215,22 @@ async def main(args: argparse.Namespace, server: str) -> None:
     await runner.setup()
     hook_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", hook_port).start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    ports = [free_port() for _ in range(args.api_processes)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    base = bases[0]
     connector = aiohttp.TCPConnector(limit=args.concurrency * 2, keepalive_timeout=2)
     database_env = {
         "BENCH_DATABASE": json.dumps(libpq(database_url)),
         "BENCH_ROUND_TRIPS": str(args.round_trips),
     }
     with (
-        kassa_processes(database_url, port, args.worker_concurrency) as pids,
+        kassa_processes(database_url, ports, args.worker_concurrency) as pids,
         receiver_process() as bare,
         receiver_process("bench._round_trips:app", database_env) as bare_database,
     ):
         async with aiohttp.ClientSession(connector=connector) as http:
-            await wait_ready(http, base)
+            for api in bases:
+                await wait_ready(http, api)
             await post(
                 http,
                 f"{base}/v1/webhooks/endpoints",
@@ -246,8 +250,11 @@ async def main(args: argparse.Namespace, server: str) -> None:
 
             phases: list[tuple[float, float, float]] = []
 
+            counter = itertools.count()
+
             async def run() -> float:
-                return await one_checkout(http, base, headers, product["id"], receiver, phases)
+                api = bases[next(counter) % len(bases)]  # round robin, as a load balancer
+                return await one_checkout(http, api, headers, product["id"], receiver, phases)
 
             await closed_loop(min(100, args.checkouts), args.concurrency, run)  # warm-up
             bare_rate = await baseline(http, bare, args.checkouts * 2, args.concurrency)
@@ -269,8 +276,8 @@ async def main(args: argparse.Namespace, server: str) -> None:
         f"{calibration_ms():.0f} ms after"
     )
     print(
-        f"checkouts: {args.checkouts}, concurrency: {args.concurrency}, worker concurrency: "
-        f"{args.worker_concurrency}"
+        f"checkouts: {args.checkouts}, concurrency: {args.concurrency}, API processes: "
+        f"{args.api_processes}, worker concurrency: {args.worker_concurrency}"
     )
     print(f"baseline: bare handler POSTs:            {bare_rate:,.0f} requests/s")
     print(f"kassa: paid checkouts (create→webhook):  {rate:,.0f} checkouts/s")
@@ -307,6 +314,9 @@ if __name__ == "__main__":
     parser.add_argument("--checkouts", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--worker-concurrency", type=int, default=100)
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="kassa serve processes, used in turn"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--round-trips",
