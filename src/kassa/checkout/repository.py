@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
@@ -23,7 +24,7 @@ from kassa.kit import sql, versioned
 from kassa.kit.db import transaction_cache
 from kassa.kit.repository import TenantRepository, apply_sorting, contains_text
 from kassa.kit.versioned import VersionedCache
-from kassa.models import Checkout, CheckoutLink, Organization, Product, ProductPrice
+from kassa.models import Checkout, CheckoutLink, Customer, Organization, Product, ProductPrice
 
 # What ``save`` writes: every column a checkout's life changes (not its identity or creation).
 MUTABLE = tuple(
@@ -44,14 +45,24 @@ _PRODUCTS = (
     "WHERE p.id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR p.organization_id = $2) "
     "ORDER BY p.id, pp.created_at, pp.id"
 )
-_LOCK_MANY = (
-    "SELECT c.*, o.catalog_version AS o_catalog_version, o.webhooks_version AS o_webhooks_version "
+_LOCK_PAYING = (
+    f"SELECT c.*, {sql.columns(Customer, 'cu', 'cu_')}, "  # noqa: S608
+    "o.catalog_version AS o_catalog_version, o.webhooks_version AS o_webhooks_version, "
+    "EXISTS (SELECT 1 FROM orders WHERE orders.checkout_id = c.id) AS has_order "
     "FROM checkouts c JOIN organizations o ON o.id = c.organization_id "
+    "LEFT JOIN customers cu ON cu.id = c.customer_id "
     "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c"
 )
 # An organization's products with their prices (values shared by the whole process).
 _CATALOG: VersionedCache[dict[uuid.UUID, Product]] = VersionedCache("catalog")
 _PRODUCT_OF_PRICE = "SELECT product_id FROM product_prices WHERE id = $1"
+
+
+@dataclass(frozen=True, slots=True)
+class PayingCheckout:
+    checkout: Checkout
+    customer: Customer | None
+    has_order: bool
 
 
 class CheckoutRepository(TenantRepository[Checkout]):
@@ -130,19 +141,22 @@ class CheckoutRepository(TenantRepository[Checkout]):
     async def lock(self, checkout_id: uuid.UUID) -> Checkout | None:
         return await self._one(f"{_CHECKOUT} WHERE c.id = $1 FOR UPDATE", checkout_id)
 
-    async def lock_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Checkout]:
-        """Lock several checkouts at once, in id order (the order concurrent batches use)."""
-        rows = await (await sql.connection(self.session)).fetch(_LOCK_MANY, list(ids))
-        checkouts: dict[uuid.UUID, Checkout] = {}
+    async def lock_paying(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PayingCheckout]:
+        """Lock checkouts about to be paid, in id order (the order concurrent batches use),
+        with their customers and whether they have an order already, in one round trip."""
+        rows = await (await sql.connection(self.session)).fetch(_LOCK_PAYING, list(ids))
+        paying: dict[uuid.UUID, PayingCheckout] = {}
         for row in rows:
-            checkout = checkouts[row["id"]] = sql.instance(Checkout, row)
+            checkout = sql.instance(Checkout, row)
+            customer = sql.instance(Customer, row, "cu_") if row["cu_id"] else None
+            paying[checkout.id] = PayingCheckout(checkout, customer, row["has_order"])
             versioned.remember_both(
                 self.session,
                 checkout.organization_id,
                 row["o_catalog_version"],
                 row["o_webhooks_version"],
             )
-        return checkouts
+        return paying
 
     async def expired_open(self, now: datetime, limit: int) -> list[Checkout]:
         rows = await (await sql.connection(self.session)).fetch(

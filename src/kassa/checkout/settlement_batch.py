@@ -24,11 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize
 from kassa.checkout.repository import CheckoutRepository
-from kassa.customer.repository import CustomerRepository
 from kassa.kit.clock import utc_now
-from kassa.models import Checkout, Discount, Order, Payment, ProcessorEvent
+from kassa.models import Checkout, Customer, Discount, Order, Payment, ProcessorEvent, Product
 from kassa.order import service as order_service
-from kassa.order.repository import OrderRepository
 from kassa.payments.events import settlement_of
 from kassa.payments.processor import PaymentSettlement
 from kassa.payments.repository import PaymentRepository, ProcessorEventRepository
@@ -46,6 +44,7 @@ class _Sale:
     settlement: PaymentSettlement
     payment: Payment | None = None
     checkout: Checkout | None = None
+    customer: Customer | None = None
 
 
 async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
@@ -93,15 +92,14 @@ async def _settle_sales(
             ready[checkout_id] = sale
     if not ready:
         return [], left
-    checkouts = await CheckoutRepository(session).lock_many(list(ready))
-    with_orders = await OrderRepository(session).checkouts_with_orders(list(ready))
+    paying = await CheckoutRepository(session).lock_paying(list(ready))
     for checkout_id, sale in list(ready.items()):
-        checkout = checkouts.get(checkout_id)
-        if checkout is None or checkout_id in with_orders or checkout.customer_id is None:
+        found = paying.get(checkout_id)
+        if found is None or found.has_order or found.customer is None:
             left.append(sale.event.id)
             del ready[checkout_id]
         else:
-            sale.checkout = checkout
+            sale.checkout, sale.customer = found.checkout, found.customer
     if not ready:
         return [], left
     await _create_orders(session, list(ready.values()), now)
@@ -123,10 +121,7 @@ def _plain_success(sale: _Sale) -> uuid.UUID | None:
 
 async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetime) -> None:
     checkouts = [sale.checkout for sale in sales if sale.checkout is not None]
-    products = await CheckoutRepository(session).preload_products([c.product_id for c in checkouts])
-    customers = await CustomerRepository(session).values_by_ids(
-        [c.customer_id for c in checkouts if c.customer_id is not None]
-    )
+    products = await _products(session, checkouts)
     discount_ids = [c.discount_id for c in checkouts if c.discount_id is not None]
     discounts = {}
     if discount_ids:  # rare: the ORM's, whose serializer follows their products
@@ -136,12 +131,12 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
     orders: list[Order] = []
     paid: list[Checkout] = []
     for sale in sales:
-        checkout, payment = sale.checkout, sale.payment
-        assert checkout is not None and payment is not None and checkout.customer_id is not None
+        checkout, payment, customer = sale.checkout, sale.payment, sale.customer
+        assert checkout is not None and payment is not None and customer is not None
         order = order_service.build_paid_order(
             checkout,
             products[checkout.product_id],
-            customers[checkout.customer_id],
+            customer,
             discounts.get(checkout.discount_id) if checkout.discount_id else None,
         )
         orders.append(order)
@@ -160,6 +155,20 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
     )
     await CheckoutRepository(session).mark_succeeded(paid, now)
     await webhook_service.emit_many(session, emissions)
+
+
+async def _products(
+    session: AsyncSession, checkouts: Sequence[Checkout]
+) -> dict[uuid.UUID, Product]:
+    """The checkouts' products, per organization (whose catalogs the process may hold)."""
+    repository = CheckoutRepository(session)
+    products: dict[uuid.UUID, Product] = {}
+    by_organization: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for checkout in checkouts:
+        by_organization.setdefault(checkout.organization_id, []).append(checkout.product_id)
+    for organization_id, ids in by_organization.items():
+        products.update(await repository.preload_products(ids, organization_id))
+    return products
 
 
 def _processed(event: ProcessorEvent, outcome: str) -> ProcessorEvent:

@@ -82,14 +82,6 @@ class CustomerRepository(TenantRepository[Customer]):
         )
         return None if row is None else sql.instance(Customer, row)
 
-    async def values_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Customer]:
-        """Customers by id, deleted ones too (orders keep pointing at them); not tenant-scoped:
-        for the worker, which got the ids from rows it holds."""
-        rows = await (await sql.connection(self.session)).fetch(
-            "SELECT * FROM customers WHERE id = ANY($1::uuid[])", list(ids)
-        )
-        return {customer.id: customer for customer in (sql.instance(Customer, r) for r in rows)}
-
     async def insert_unless_taken(self, customer: Customer) -> bool:
         """Insert a new customer; False when its email or external id was taken meanwhile."""
         return await sql.insert_unless_conflict(self.session, customer)

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, Uuid, cast, null, select
 
-from kassa.kit import sql
 from kassa.kit.repository import TenantRepository, apply_sorting, metadata_filter
 from kassa.models import Customer, Order, Product
 from kassa.order.schemas import OrderListFilters
@@ -13,13 +12,6 @@ from kassa.order.schemas import OrderListFilters
 
 class OrderRepository(TenantRepository[Order]):
     model = Order
-
-    async def checkouts_with_orders(self, checkout_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Those of the given checkouts that have an order (plain SQL: settlement asks)."""
-        rows = await (await sql.connection(self.session)).fetch(
-            "SELECT checkout_id FROM orders WHERE checkout_id = ANY($1::uuid[])", list(checkout_ids)
-        )
-        return {row["checkout_id"] for row in rows}
 
     def filtered(
         self,

@@ -5,7 +5,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, Select, and_, select, text, update
+from sqlalchemy import Row, Select, and_, select, update
 
 from kassa.kit import sql
 from kassa.kit.repository import TenantRepository
@@ -36,11 +36,14 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
         return version, [sql.instance(WebhookEndpoint, row) for row in rows if row["id"]]
 
     async def by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
-        """Endpoints by id, deleted ones included (not tenant-scoped: for the worker)."""
+        """Endpoints by id, deleted ones included, as values (not tenant-scoped: for the
+        worker, every delivery batch asks)."""
         if not ids:
             return {}
-        statement = select(WebhookEndpoint).where(WebhookEndpoint.id.in_(list(ids)))
-        return {row.id: row for row in (await self.session.execute(statement)).scalars()}
+        rows = await (await sql.connection(self.session)).fetch(
+            "SELECT * FROM webhook_endpoints WHERE id = ANY($1::uuid[])", list(ids)
+        )
+        return {row["id"]: sql.instance(WebhookEndpoint, row) for row in rows}
 
     async def count_failure(self, endpoint_id: uuid.UUID, events: int = 1) -> int:
         """``events`` more events failed for good; the new count of consecutive failed events."""
@@ -80,43 +83,45 @@ class WebhookEventRepository(TenantRepository[WebhookEvent]):
         Plain rows rather than ORM objects: the worker loads a hundred at a time, and only
         writes them back through ``record_states``.
         """
-        result = await self.session.execute(_LOCK_FOR_DELIVERY, {"ids": list(ids)})
-        return [LockedEvent(*row) for row in result]
+        rows = await (await sql.connection(self.session)).fetch(_LOCK_FOR_DELIVERY, list(ids))
+        return [LockedEvent(*row) for row in rows]
 
     async def existing(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        statement = select(WebhookEvent.id).where(WebhookEvent.id.in_(ids))
-        return set((await self.session.execute(statement)).scalars())
+        rows = await (await sql.connection(self.session)).fetch(
+            "SELECT id FROM webhook_events WHERE id = ANY($1::uuid[])", list(ids)
+        )
+        return {row["id"] for row in rows}
 
     async def with_pending_predecessor(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         """Those of the given events behind an earlier pending event about the same resource
         for the same endpoint (of the given ones, only the earliest of a resource is not)."""
         if not ids:
             return set()
-        result = await self.session.execute(_WITH_PENDING_PREDECESSOR, {"ids": list(ids)})
-        return set(result.scalars())
+        rows = await (await sql.connection(self.session)).fetch(
+            _WITH_PENDING_PREDECESSOR, list(ids)
+        )
+        return {row["id"] for row in rows}
 
     async def next_pending_successors(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         """For each given event, the earliest later pending event about the same resource for
         the same endpoint, if any: the one that may go now that the given one is done."""
         if not ids:
             return {}
-        result = await self.session.execute(_NEXT_PENDING, {"ids": list(ids)})
-        return {done: successor for done, successor in result}
+        rows = await (await sql.connection(self.session)).fetch(_NEXT_PENDING, list(ids))
+        return {done: successor for done, successor in rows}
 
     async def record_states(self, states: Sequence[EventState], now: datetime) -> None:
         """Write the delivery state of many events in one statement."""
         if not states:
             return
-        await self.session.execute(
+        await (await sql.connection(self.session)).execute(
             _UPDATE_STATES,
-            {
-                "ids": [s.id for s in states],
-                "statuses": [s.status for s in states],
-                "attempts": [s.attempts for s in states],
-                "next_attempt_at": [s.next_attempt_at for s in states],
-                "last_http_code": [s.last_http_code for s in states],
-                "now": now,
-            },
+            [s.id for s in states],
+            [s.status for s in states],
+            [s.attempts for s in states],
+            [s.next_attempt_at for s in states],
+            [s.last_http_code for s in states],
+            now,
         )
 
     async def due(self, now: datetime, limit: int) -> Sequence[Row[uuid.UUID, uuid.UUID]]:
@@ -137,8 +142,8 @@ class WebhookDeliveryRepository(TenantRepository[WebhookDelivery]):
         """Log many attempts in one statement; each row maps every column of the table."""
         if not rows:
             return
-        columns = {name: [row[name] for row in rows] for name in _DELIVERY_COLUMNS}
-        await self.session.execute(_INSERT_DELIVERIES, columns)
+        columns = [[row[name] for row in rows] for name in _DELIVERY_COLUMNS]
+        await (await sql.connection(self.session)).execute(_INSERT_DELIVERIES, *columns)
 
     def filtered(
         self, organization_id: uuid.UUID, filters: WebhookDeliveryFilters
@@ -193,24 +198,25 @@ class LockedEvent:
     last_http_code: int | None
 
 
-_LOCK_FOR_DELIVERY = text("""
+# The delivery hot path: plain SQL (``kit.sql``).
+_LOCK_FOR_DELIVERY = """
     SELECT id, organization_id, endpoint_id, type, payload, status, attempts, next_attempt_at,
            last_http_code
     FROM webhook_events
-    WHERE id = ANY(CAST(:ids AS uuid[]))
+    WHERE id = ANY($1::uuid[])
     ORDER BY sequence
     FOR UPDATE SKIP LOCKED
-""")
+"""
 
-_WITH_PENDING_PREDECESSOR = text("""
+_WITH_PENDING_PREDECESSOR = """
     SELECT event.id FROM webhook_events event
-    WHERE event.id = ANY(CAST(:ids AS uuid[])) AND EXISTS (
+    WHERE event.id = ANY($1::uuid[]) AND EXISTS (
         SELECT 1 FROM webhook_events earlier
         WHERE earlier.endpoint_id = event.endpoint_id
           AND earlier.resource_key = event.resource_key
           AND earlier.sequence < event.sequence AND earlier.status = 'pending'
     )
-""")
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +230,7 @@ class EventState:
     last_http_code: int | None
 
 
-_NEXT_PENDING = text("""
+_NEXT_PENDING = """
     SELECT done.id, successor.id
     FROM webhook_events done
     JOIN LATERAL (
@@ -234,20 +240,19 @@ _NEXT_PENDING = text("""
         ORDER BY later.sequence
         LIMIT 1
     ) successor ON TRUE
-    WHERE done.id = ANY(CAST(:ids AS uuid[]))
-""")
+    WHERE done.id = ANY($1::uuid[])
+"""
 
-_UPDATE_STATES = text("""
+_UPDATE_STATES = """
     UPDATE webhook_events event
     SET status = state.status, attempts = state.attempts,
         next_attempt_at = state.next_attempt_at, last_http_code = state.last_http_code,
-        modified_at = :now
+        modified_at = $6
     FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:statuses AS varchar[]), CAST(:attempts AS smallint[]),
-        CAST(:next_attempt_at AS timestamptz[]), CAST(:last_http_code AS smallint[])
+        $1::uuid[], $2::varchar[], $3::smallint[], $4::timestamptz[], $5::smallint[]
     ) AS state(id, status, attempts, next_attempt_at, last_http_code)
     WHERE event.id = state.id
-""")
+"""
 
 # Column name -> its array type, for one INSERT ... SELECT FROM unnest: a single statement
 # (prepared once) whatever the number of rows.
@@ -264,7 +269,9 @@ _DELIVERY_COLUMNS = {
     "error": "text[]",
     "duration_ms": "integer[]",
 }
-_INSERT_DELIVERIES = text(
+_INSERT_DELIVERIES = (
     f"INSERT INTO webhook_deliveries ({', '.join(_DELIVERY_COLUMNS)}) "  # noqa: S608
-    f"SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t})' for c, t in _DELIVERY_COLUMNS.items())})"
+    "SELECT * FROM unnest("
+    + ", ".join(f"${n}::{t}" for n, t in enumerate(_DELIVERY_COLUMNS.values(), start=1))
+    + ")"
 )
