@@ -143,21 +143,21 @@ async def transaction_connection(session: AsyncSession) -> asyncpg.Connection[An
 
 def _count_on_commit(session: AsyncSession, entrypoint: str, count: int) -> None:
     """Count enqueued jobs in the metrics only once their transaction has committed."""
-    info = session.sync_session.info
-    pending: Counter[str] | None = info.get(_PENDING_KEY)
-    if pending is None:
-        pending = info[_PENDING_KEY] = Counter()
-        event.listen(session.sync_session, "after_commit", _publish)
-        event.listen(session.sync_session, "after_rollback", _forget)
+    pending: Counter[str] = session.sync_session.info.setdefault(_PENDING_KEY, Counter())
     pending[entrypoint] += count
 
 
+@event.listens_for(Session, "after_commit")
 def _publish(sync_session: Session) -> None:
-    pending: Counter[str] = sync_session.info[_PENDING_KEY]
-    for entrypoint, count in pending.items():
-        metrics.ENQUEUED.labels(entrypoint).inc(count)
-    pending.clear()
+    pending: Counter[str] | None = sync_session.info.get(_PENDING_KEY)
+    if pending:
+        for entrypoint, count in pending.items():
+            metrics.ENQUEUED.labels(entrypoint).inc(count)
+        pending.clear()
 
 
+@event.listens_for(Session, "after_rollback")
 def _forget(sync_session: Session) -> None:
-    sync_session.info[_PENDING_KEY].clear()
+    pending: Counter[str] | None = sync_session.info.get(_PENDING_KEY)
+    if pending:
+        pending.clear()

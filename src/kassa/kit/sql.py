@@ -68,6 +68,7 @@ class _Table:
     order (``user_metadata`` for the column ``metadata``)."""
 
     name: str
+    manager: Any  # the class's instrumentation: builds instances without running __init__
     columns: tuple[Column[Any], ...]
     keys: tuple[str, ...]
     key_of: dict[str, str]  # column name → attribute name
@@ -90,6 +91,7 @@ def _table(model: type[Any]) -> _Table:
         places = ", ".join(f"${n}" for n in range(1, len(pairs) + 1))
         table = _TABLES[model] = _Table(
             name=mapper.local_table.name,
+            manager=mapper.class_manager,
             columns=tuple(column for column, _ in pairs),
             keys=tuple(key for _, key in pairs),
             key_of={column.name: key for column, key in pairs},
@@ -112,12 +114,17 @@ def columns(model: type[Any], alias: str, prefix: str = "") -> str:
 def instance(model: type[T], row: asyncpg.Record, prefix: str = "") -> T:
     """A mapped instance holding ``row``'s columns (those named ``prefix`` + column name when
     a join's columns are prefixed); not attached to any session."""
-    key_of = _table(model).key_of
+    table = _table(model)
+    key_of = table.key_of
     if prefix:
         values = {key: row[prefix + name] for name, key in key_of.items()}
     else:
         values = {key_of[name]: value for name, value in row.items() if name in key_of}
-    return model(**values)
+    # As the ORM's own loading does: an instrumented instance whose attributes are filled in
+    # directly, a tenth of the cost of calling the constructor with them.
+    loaded: T = table.manager.new_instance()
+    loaded.__dict__.update(values)
+    return loaded
 
 
 def _parameter(table: _Table, key: str, value: object) -> object:
