@@ -28,7 +28,8 @@ SETTINGS = DBSettings(
     queue_table_log="pgqueuer_log",
     trigger="tg_pgqueuer_changed",
     schedules_table="pgqueuer_schedules",
-    durability=Durability.durable,
+    # The queue and schedules are logged; the job log and statistics are not (migration 0008).
+    durability=Durability.balanced,
 )
 QUEUE_TABLE = SETTINGS.queue_table
 LOG_TABLE = SETTINGS.queue_table_log
