@@ -134,16 +134,18 @@ async def one_checkout(
     product_id: str,
     receiver: Receiver,
     phases: list[tuple[float, float, float]],
+    new_customer: bool,
 ) -> float:
     """One checkout's latency; its phases (create, confirm, confirmed → webhook) go to
-    ``phases``."""
+    ``phases``. ``new_customer``: paid with an email never seen (a customer is created)."""
     started = time.perf_counter()
     checkout = await post(
         http, f"{base}/v1/checkouts/", {"product_id": product_id}, headers=headers
     )
     created = time.perf_counter()
     arrived = receiver.expect(checkout["id"])
-    await post(http, f"{base}/v1/checkouts/client/{checkout['client_secret']}/confirm", PAY)
+    pay = PAY | {"customer_email": f"buyer-{checkout['id']}@example.com"} if new_customer else PAY
+    await post(http, f"{base}/v1/checkouts/client/{checkout['client_secret']}/confirm", pay)
     confirmed = time.perf_counter()
     received = await asyncio.wait_for(arrived, timeout=60)
     phases.append((created - started, confirmed - created, received - confirmed))
@@ -254,7 +256,9 @@ async def main(args: argparse.Namespace, server: str) -> None:
 
             async def run() -> float:
                 api = bases[next(counter) % len(bases)]  # round robin, as a load balancer
-                return await one_checkout(http, api, headers, product["id"], receiver, phases)
+                return await one_checkout(
+                    http, api, headers, product["id"], receiver, phases, args.new_customers
+                )
 
             await closed_loop(min(100, args.checkouts), args.concurrency, run)  # warm-up
             bare_rate = await baseline(http, bare, args.checkouts * 2, args.concurrency)
@@ -277,7 +281,8 @@ async def main(args: argparse.Namespace, server: str) -> None:
     )
     print(
         f"checkouts: {args.checkouts}, concurrency: {args.concurrency}, API processes: "
-        f"{args.api_processes}, worker concurrency: {args.worker_concurrency}"
+        f"{args.api_processes}, worker concurrency: {args.worker_concurrency}, "
+        f"{'a new customer each' if args.new_customers else 'one returning customer'}"
     )
     print(f"baseline: bare handler POSTs:            {bare_rate:,.0f} requests/s")
     print(f"kassa: paid checkouts (create→webhook):  {rate:,.0f} checkouts/s")
@@ -316,6 +321,11 @@ if __name__ == "__main__":
     parser.add_argument("--worker-concurrency", type=int, default=100)
     parser.add_argument(
         "--api-processes", type=int, default=1, help="kassa serve processes, used in turn"
+    )
+    parser.add_argument(
+        "--new-customers",
+        action="store_true",
+        help="every checkout by a new customer (default: one returning customer buys them all)",
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
