@@ -44,6 +44,23 @@ async def create_checkout(client: httpx.AsyncClient, tenant: Tenant, **body: Any
     return checkout
 
 
+async def create_endpoint(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    events: list[str],
+    url: str = "https://hooks.example/kassa",
+) -> JSON:
+    """A raw-format webhook endpoint of the tenant, subscribed to ``events``."""
+    response = await client.post(
+        "/v1/webhooks/endpoints",
+        headers=tenant.headers,
+        json={"url": url, "format": "raw", "events": events},
+    )
+    assert response.status_code == 201, response.text
+    endpoint: JSON = response.json()
+    return endpoint
+
+
 async def confirm(client: httpx.AsyncClient, checkout: JSON, **body: Any) -> httpx.Response:
     return await client.post(
         f"/v1/checkouts/client/{checkout['client_secret']}/confirm", json=PAY | body

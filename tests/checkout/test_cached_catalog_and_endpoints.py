@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import httpx
 
-from tests.checkout.conftest import PAY, create_checkout, create_product
+from tests.checkout.conftest import PAY, create_checkout, create_endpoint, create_product
 from tests.conftest import Tenant, fetch_rows
+
+EVENTS = ["checkout.created"]
+HOOK = "http://127.0.0.1:9/hook"  # nothing listens: only the recorded events matter
 
 
 async def _events(database_url: str, tenant: Tenant, event_type: str) -> int:
@@ -17,17 +20,6 @@ async def _events(database_url: str, tenant: Tenant, event_type: str) -> int:
         event_type,
     )
     return int(rows[0][0])
-
-
-async def _endpoint(client: httpx.AsyncClient, tenant: Tenant) -> str:
-    response = await client.post(
-        "/v1/webhooks/endpoints",
-        headers=tenant.headers,
-        json={"url": "http://127.0.0.1:9/hook", "format": "raw", "events": ["checkout.created"]},
-    )
-    assert response.status_code == 201, response.text
-    endpoint_id: str = response.json()["id"]
-    return endpoint_id
 
 
 async def test_catalog_changes_made_in_sql_reach_the_next_checkout(
@@ -78,7 +70,7 @@ async def test_endpoints_added_or_disabled_apply_to_the_next_event(
     await create_checkout(client, tenant, product_id=product["id"])  # no endpoint yet: cached
     assert await _events(database_url, tenant, "checkout.created") == 0
 
-    endpoint_id = await _endpoint(client, tenant)
+    endpoint_id = (await create_endpoint(client, tenant, EVENTS, HOOK))["id"]
     await create_checkout(client, tenant, product_id=product["id"])
     assert await _events(database_url, tenant, "checkout.created") == 1
 
@@ -102,7 +94,7 @@ async def test_endpoints_added_or_disabled_apply_to_the_next_event(
 async def test_failure_counts_do_not_invalidate_the_cached_endpoints(
     client: httpx.AsyncClient, tenant: Tenant, database_url: str
 ) -> None:
-    await _endpoint(client, tenant)
+    await create_endpoint(client, tenant, EVENTS, HOOK)
     before = await fetch_rows(
         database_url,
         "SELECT webhooks_version FROM organizations WHERE id = $1",

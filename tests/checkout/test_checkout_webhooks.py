@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.kit import clock
 from kassa.models import WebhookEvent
-from tests.checkout.conftest import RunJobs, confirm, create_checkout, create_product
+from tests.checkout.conftest import (
+    RunJobs,
+    confirm,
+    create_checkout,
+    create_endpoint,
+    create_product,
+)
 from tests.conftest import Tenant
 from tests.contract import schema_errors
 
@@ -51,12 +57,7 @@ async def test_a_sale_emits_its_events_in_order(
     sessionmaker: async_sessionmaker[AsyncSession],
     run_jobs: RunJobs,
 ) -> None:
-    endpoint = await client.post(
-        "/v1/webhooks/endpoints",
-        headers=tenant.headers,
-        json={"url": "https://hooks.example/kassa", "format": "raw", "events": TYPES},
-    )
-    assert endpoint.status_code == 201, endpoint.text
+    await create_endpoint(client, tenant, TYPES)
     product = await create_product(client, tenant)
     checkout = await create_checkout(client, tenant, product_id=product["id"])
     assert (await confirm(client, checkout)).status_code == 200
@@ -101,11 +102,7 @@ async def test_open_checkouts_expire(
     from kassa.checkout.jobs import expire_checkouts
     from kassa.jobs.registry import JobContext
 
-    await client.post(
-        "/v1/webhooks/endpoints",
-        headers=tenant.headers,
-        json={"url": "https://hooks.example/kassa", "format": "raw", "events": TYPES},
-    )
+    await create_endpoint(client, tenant, TYPES)
     product = await create_product(client, tenant)
     checkout = await create_checkout(client, tenant, product_id=product["id"])
     clock.advance(timedelta(minutes=61))

@@ -14,7 +14,14 @@ from kassa.kit.db import session_scope
 from kassa.models import Order, Payment, ProcessorEvent, WebhookEvent
 from kassa.payments import inbox, sandbox
 from kassa.payments.events import payment_intent_event
-from tests.checkout.conftest import JSON, RunJobs, confirm, create_checkout, create_product
+from tests.checkout.conftest import (
+    JSON,
+    RunJobs,
+    confirm,
+    create_checkout,
+    create_endpoint,
+    create_product,
+)
 from tests.conftest import Tenant
 
 
@@ -49,16 +56,7 @@ async def test_a_batch_settles_plain_successes_and_hands_back_the_rest(
     sessionmaker: async_sessionmaker[AsyncSession],
     run_jobs: RunJobs,
 ) -> None:
-    endpoint = await client.post(
-        "/v1/webhooks/endpoints",
-        headers=tenant.headers,
-        json={
-            "url": "https://hooks.example/kassa",
-            "format": "raw",
-            "events": ["order.created", "order.paid", "checkout.updated"],
-        },
-    )
-    assert endpoint.status_code == 201
+    await create_endpoint(client, tenant, ["order.created", "order.paid", "checkout.updated"])
     product = await create_product(client, tenant)
     checkouts = [await create_checkout(client, tenant, product_id=product["id"]) for _ in range(4)]
     for checkout in checkouts:
