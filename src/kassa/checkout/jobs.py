@@ -14,9 +14,9 @@ BATCH = 500
 @periodic("* * * * *")
 async def expire_checkouts(ctx: JobContext) -> None:
     session = ctx.session
+    repository = CheckoutRepository(session)
     count = 0
     for _ in range(10):  # at most 10 batches per run; the next minute takes the rest
-        repository = CheckoutRepository(session)
         expired = await repository.expired_open(utc_now(), BATCH)
         for checkout in expired:
             checkout.status = "expired"

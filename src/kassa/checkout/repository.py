@@ -203,8 +203,10 @@ class CheckoutRepository(TenantRepository[Checkout]):
         """
         cache: dict[uuid.UUID, Product] = transaction_cache(self.session, "products")
         missing = [i for i in dict.fromkeys(ids) if i not in cache]
-        shared = _CATALOG.get(self.session, organization_id) if organization_id else None
-        if missing and shared is not None:
+        shared = (
+            _CATALOG.get(self.session, organization_id) if missing and organization_id else None
+        )
+        if shared is not None:
             cache.update((i, shared[i]) for i in missing if i in shared)
             missing = [i for i in missing if i not in cache]
         if missing:
@@ -225,14 +227,27 @@ class CheckoutRepository(TenantRepository[Checkout]):
     async def price_with_product(
         self, organization_id: uuid.UUID, price_id: uuid.UUID
     ) -> tuple[ProductPrice, Product] | None:
-        product_id = await (await sql.connection(self.session)).fetchval(
-            _PRODUCT_OF_PRICE, price_id
-        )
+        product_id = self._product_of_cached_price(organization_id, price_id)
+        if product_id is None:
+            product_id = await (await sql.connection(self.session)).fetchval(
+                _PRODUCT_OF_PRICE, price_id
+            )
         if product_id is None:
             return None
         found = await self.products(organization_id, [product_id])
         prices = [price for product in found for price in product.prices if price.id == price_id]
         return (prices[0], found[0]) if prices else None
+
+    def _product_of_cached_price(
+        self, organization_id: uuid.UUID, price_id: uuid.UUID
+    ) -> uuid.UUID | None:
+        """The product of ``price_id`` among those this transaction or process holds."""
+        held = dict(_CATALOG.get(self.session, organization_id) or {})
+        held.update(transaction_cache(self.session, "products"))
+        for product in held.values():
+            if any(price.id == price_id for price in product.prices):
+                return product.id
+        return None
 
 
 def _product_with_prices(rows: Sequence[asyncpg.Record]) -> Product:

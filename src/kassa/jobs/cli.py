@@ -127,7 +127,7 @@ def retry(job_ids: tuple[int, ...], retry_all: bool) -> None:
     from pgqueuer.domain.types import JobId
 
     from kassa.jobs import repository, schema
-    from kassa.jobs.queue import transaction_connection
+    from kassa.kit import sql
     from kassa.kit.db import session_scope
 
     if bool(job_ids) == retry_all:
@@ -137,7 +137,7 @@ def retry(job_ids: tuple[int, ...], retry_all: bool) -> None:
         async with session_scope(sessionmaker) as session:
             ids = await repository.lock_failed_jobs(session, None if retry_all else job_ids)
             if ids:
-                connection = await transaction_connection(session)
+                connection = await sql.connection(session)
                 queries = Queries(
                     AsyncpgDriver(connection), qbe=schema.QBE, qbq=schema.queue_builder()
                 )

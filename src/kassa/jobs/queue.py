@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
-import asyncpg
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.domain.types import JobId
@@ -103,7 +102,7 @@ async def enqueue_definition(
         raise ValueError("execute_after must be one delay or one per payload")
     if not bodies:
         return []
-    connection = await transaction_connection(session)
+    connection = await sql.connection(session)
     queries = Queries(AsyncpgDriver(connection), qbe=schema.QBE, qbq=_QBQ, qbs=schema.QBS)
     ids: list[JobID | None] = [None] * len(bodies)
     todo = list(range(len(bodies)))
@@ -134,11 +133,6 @@ async def enqueue_definition(
         if not todo:
             return [JobID(j) for j in ids if j is not None]
     raise RuntimeError(f"could not enqueue {definition.name}: dedupe keys kept conflicting")
-
-
-async def transaction_connection(session: AsyncSession) -> asyncpg.Connection[Any]:
-    """The asyncpg connection under ``session``, inside its transaction (``kit.sql``)."""
-    return await sql.connection(session)
 
 
 def _count_on_commit(session: AsyncSession, entrypoint: str, count: int) -> None:

@@ -73,6 +73,7 @@ class _Table:
     keys: tuple[str, ...]
     key_of: dict[str, str]  # column name → attribute name
     jsonb: frozenset[str]  # attribute names of jsonb columns
+    onupdate: tuple[tuple[str, Any], ...]  # attribute, default of columns every update sets
     insert: str
 
 
@@ -96,6 +97,7 @@ def _table(model: type[Any]) -> _Table:
             keys=tuple(key for _, key in pairs),
             key_of={column.name: key for column, key in pairs},
             jsonb=frozenset(key for column, key in pairs if isinstance(column.type, JSONB)),
+            onupdate=tuple((key, column.onupdate) for column, key in pairs if column.onupdate),
             insert=f"INSERT INTO {mapper.local_table.name} ({names}) VALUES ({places})",  # noqa: S608
         )
     return table
@@ -180,9 +182,8 @@ async def update(session: AsyncSession, row: Any, keys: Sequence[str]) -> None:
     change on every update (``modified_at``)."""
     model = type(row)
     table = _table(model)
-    for column, key in zip(table.columns, table.keys, strict=True):
-        onupdate: Any = column.onupdate
-        if onupdate is not None and key not in keys:
+    for key, onupdate in table.onupdate:
+        if key not in keys:
             setattr(row, key, onupdate.arg(None))
             keys = (*keys, key)
     statement = _UPDATES.get((model, tuple(keys)))

@@ -90,6 +90,3 @@ class VersionedCache(Generic[V]):
         self._entries.move_to_end(organization_id)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()

@@ -12,15 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.kit import sql
-from kassa.kit.clock import utc_now
-from kassa.kit.ids import new_id
-
-_RECEIVE = """
-    INSERT INTO processor_events (id, created_at, processor, event_id, type, payload)
-    VALUES ($1, $2, $3, $4, $5, $6)
-    ON CONFLICT (processor, event_id) DO NOTHING
-    RETURNING id
-"""
+from kassa.models import ProcessorEvent
 
 
 async def receive(
@@ -30,10 +22,8 @@ async def receive(
     from kassa.jobs.queue import enqueue
     from kassa.payments.jobs import ProcessEvent, settle_processor_events
 
-    inbox_id = await (await sql.connection(session)).fetchval(
-        _RECEIVE, new_id(), utc_now(), processor, event_id, event_type, sql.jsonb(payload)
-    )
-    if inbox_id is None:
+    event = ProcessorEvent(processor=processor, event_id=event_id, type=event_type, payload=payload)
+    if not await sql.insert_unless_conflict(session, event, on=("processor", "event_id")):
         return False
-    await enqueue(session, settle_processor_events, ProcessEvent(inbox_id=inbox_id))
+    await enqueue(session, settle_processor_events, ProcessEvent(inbox_id=event.id))
     return True

@@ -26,11 +26,10 @@ class PaymentRepository:
             self.session, payment, on=("processor", "processor_id")
         )
 
-    async def by_processor_id(
-        self, processor: str, processor_id: str, *, lock: bool = False
-    ) -> Payment | None:
-        query = _BY_PROCESSOR_ID + (" FOR UPDATE" if lock else "")
-        row = await (await sql.connection(self.session)).fetchrow(query, processor, processor_id)
+    async def by_processor_id(self, processor: str, processor_id: str) -> Payment | None:
+        row = await (await sql.connection(self.session)).fetchrow(
+            _BY_PROCESSOR_ID, processor, processor_id
+        )
         return None if row is None else sql.instance(Payment, row)
 
     async def save(self, payment: Payment, keys: Sequence[str]) -> None:
