@@ -173,3 +173,31 @@ async def test_a_full_batch_does_not_linger_and_the_rest_forms_the_next() -> Non
         task.cancel()
     await asyncio.gather(*rest, return_exceptions=True)
     assert execute.batches == [["a", "b", "c"], ["d", "e", "f"]]
+
+
+async def test_max_size_counts_what_each_item_stands_for() -> None:
+    execute = Recorder()
+    # An item "name:n" stands for n units of work (say, a job carrying n events).
+    batcher = Batcher(
+        execute, max_size=5, max_in_flight=1, size=lambda item: int(item.split(":")[1])
+    )
+    execute.gate.clear()
+    first = asyncio.create_task(batcher.submit("k", "a:1"))
+    await asyncio.sleep(0.01)
+    later = [asyncio.create_task(batcher.submit("k", i)) for i in ("b:3", "c:2", "d:9", "e:1")]
+    await asyncio.sleep(0.01)
+    execute.gate.set()
+    await asyncio.gather(first, *later)
+    # "d:9" is bigger than a batch: it still runs, alone.
+    assert execute.batches == [["a:1"], ["b:3", "c:2"], ["d:9"], ["e:1"]]
+
+
+async def test_linger_ends_once_the_waiting_items_fill_a_batch() -> None:
+    execute = Recorder()
+    batcher = Batcher(
+        execute, max_size=4, max_in_flight=1, linger=10.0, size=lambda item: len(item)
+    )
+    started = time.monotonic()
+    await asyncio.gather(batcher.submit("k", "ab"), batcher.submit("k", "cd"))
+    assert time.monotonic() - started < 1.0
+    assert execute.batches == [["ab", "cd"]]

@@ -345,8 +345,9 @@ async def test_the_job_enqueues_retries_and_successors_with_their_endpoint(
                 {"since": since},
             )
             followups = {
-                body["event_id"]: (body, wait)
+                event_id: (body, wait)
                 for body, wait in ((json.loads(raw), wait) for raw, wait in jobs)
+                for event_id in body["event_ids"]
             }
             await session.rollback()
     # "later" waited behind "first" in this batch: it comes back when the wait is over, and
@@ -405,11 +406,12 @@ async def test_a_hanging_endpoint_holds_up_only_its_own_events(own_database: Own
                     f"product:{number}",
                     _Data(id=str(number)),
                 )
-            # One job from before endpoint_id was in the payload: it still decodes and runs.
+            # One job from before endpoint_id and event_ids were in the payload (one event, in
+            # event_id): it still decodes and runs.
             await session.execute(
                 text(
-                    f"UPDATE {QUEUE_TABLE} SET payload = convert_to(json_build_object("
-                    "'event_id', convert_from(payload, 'UTF8')::json->>'event_id')::text, 'UTF8')"
+                    f"UPDATE {QUEUE_TABLE} SET payload = convert_to(json_build_object('event_id',"
+                    " convert_from(payload, 'UTF8')::json->'event_ids'->>0)::text, 'UTF8')"
                     f" WHERE id = (SELECT min(id) FROM {QUEUE_TABLE})"
                 )
             )
@@ -430,6 +432,46 @@ async def test_a_hanging_endpoint_holds_up_only_its_own_events(own_database: Own
             worker.stop()
             await asyncio.wait_for(task, 30)
     assert await _succeeded(sessionmaker, hanging.url, 5)
+
+
+async def test_one_transactions_events_go_in_one_job_per_endpoint(
+    client: httpx.AsyncClient, hooked: Hooked, sessionmaker: Sessionmaker
+) -> None:
+    with running_receiver() as other:
+        second = await add_endpoint(client, hooked.tenant, other.url, ["product.created"])
+        async with sessionmaker() as session:
+            since = await session.scalar(text(f"SELECT coalesce(max(id), 0) FROM {QUEUE_TABLE}"))
+            await webhook_service.emit_many(
+                session,
+                [
+                    webhook_service.Emission(
+                        hooked.tenant.organization_id,
+                        WebhookEventType.product_created,
+                        f"product:{number}",
+                        _Data(id=str(number)),
+                    )
+                    for number in range(3)
+                ],
+            )
+            jobs = await session.execute(
+                text(f"SELECT convert_from(payload, 'UTF8') FROM {QUEUE_TABLE} WHERE id > :since"),
+                {"since": since},
+            )
+            bodies = [json.loads(raw) for (raw,) in jobs]
+            events = await session.execute(
+                select(WebhookEvent.id, WebhookEvent.endpoint_id).where(
+                    WebhookEvent.organization_id == hooked.tenant.organization_id
+                )
+            )
+            by_endpoint: dict[str, set[str]] = {}
+            for event_id, endpoint_id in events:
+                by_endpoint.setdefault(str(endpoint_id), set()).add(str(event_id))
+            await session.rollback()
+    assert len(bodies) == 2
+    assert {body["endpoint_id"] for body in bodies} == {hooked.endpoint["id"], second["id"]}
+    for body in bodies:
+        assert set(body["event_ids"]) == by_endpoint[body["endpoint_id"]]
+        assert len(body["event_ids"]) == 3
 
 
 async def _succeeded(sessionmaker: Sessionmaker, url: str, count: int) -> bool:

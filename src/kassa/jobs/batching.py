@@ -1,9 +1,11 @@
 """Natural batching: items submitted concurrently under one key run together.
 
 The first item of an idle key starts a batch; the batch takes every item of its key waiting by
-the time it gets going (up to ``max_size``), which under load is everything pgqueuer handed
-over in the same dequeue. While ``max_in_flight`` batches of a key run, newer items of that key
-wait and form the next batch as soon as one finishes. With ``linger`` (seconds), a batch that
+the time it gets going (up to ``max_size``, counted with ``size``: an item may stand for several
+units of work, such as a job carrying many events; a batch always takes at least one), which
+under load is everything pgqueuer handed over in the same dequeue. While ``max_in_flight``
+batches of a key run, newer items of that key wait and form the next batch as soon as one
+finishes. With ``linger`` (seconds), a batch that
 is not full yet first waits that long for more items (one batch of a key collects at a time):
 a batch costs a transaction and a handful of statements whatever its size, so a worker fed one
 job at a time trades that much latency for fewer, larger batches. Without it an idle worker
@@ -51,6 +53,10 @@ class _Group(Generic[T]):
     starting: bool = False
 
 
+def _one(item: object) -> int:
+    return 1
+
+
 @contextlib.asynccontextmanager
 async def _no_gate() -> AsyncIterator[None]:
     yield
@@ -71,6 +77,7 @@ class Batcher(Generic[T]):
         max_in_flight: int,
         linger: float = 0.0,
         gate: Callable[[], AbstractAsyncContextManager[object]] = _no_gate,
+        size: Callable[[T], int] = _one,
     ) -> None:
         if max_size < 1 or max_in_flight < 1:
             raise ValueError("max_size and max_in_flight must be at least 1")
@@ -81,6 +88,7 @@ class Batcher(Generic[T]):
         self._max_in_flight = max_in_flight
         self._linger = linger
         self._gate = gate
+        self._size = size
         self._groups: dict[Hashable, _Group[T]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
@@ -113,16 +121,24 @@ class Batcher(Generic[T]):
     async def _run(self, key: Hashable, group: _Group[T], batch: _Batch[T]) -> None:
         took = False
         try:
-            if self._linger and len(group.waiting) < self._max_size:
+            if self._linger and self._waiting_size(group) < self._max_size:
                 await asyncio.sleep(self._linger)
             async with self._gate():
                 # This task runs after the submitters that were ready with the first one, so
                 # everything dequeued together is waiting by now.
-                while group.waiting and len(batch.waiters) < self._max_size:
-                    waiter = group.waiting.popleft()
-                    if not waiter.done.done():  # else its submitter was just cancelled
-                        waiter.batch = batch
-                        batch.waiters.append(waiter)
+                taken = 0
+                while group.waiting:
+                    waiter = group.waiting[0]
+                    if waiter.done.done():  # its submitter was just cancelled
+                        group.waiting.popleft()
+                        continue
+                    size = self._size(waiter.item)
+                    if batch.waiters and taken + size > self._max_size:
+                        break
+                    group.waiting.popleft()
+                    waiter.batch = batch
+                    batch.waiters.append(waiter)
+                    taken += size
                 group.starting, took = False, True
                 if not batch.waiters:
                     return
@@ -152,6 +168,14 @@ class Batcher(Generic[T]):
             self._start(key, group)
             if not group.running and not group.waiting:
                 self._groups.pop(key, None)
+
+    def _waiting_size(self, group: _Group[T]) -> int:
+        total = 0
+        for waiter in group.waiting:
+            total += self._size(waiter.item)
+            if total >= self._max_size:
+                break
+        return total
 
     def _abandon(self, waiter: _Waiter[T], group: _Group[T]) -> None:
         batch = waiter.batch

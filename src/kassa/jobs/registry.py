@@ -126,12 +126,17 @@ def _one_batch(payload: object) -> Hashable:
     return None
 
 
+def _one_unit(payload: object) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class BatchSpec:
     """How a worker groups the jobs of a ``batch_job``.
 
     Jobs that are due together and share ``key(payload)`` run as one batch of at most
-    ``max_size``; at most ``max_in_flight`` batches of one key run at once, and jobs of that
+    ``max_size`` units, ``size(payload)`` being a job's (one, unless its payload carries several
+    pieces of work); at most ``max_in_flight`` batches of one key run at once, and jobs of that
     key arriving meanwhile wait to form the next one. A batch that is not full waits
     ``linger_seconds`` for more jobs before it runs (none by default: a lone job on an idle
     worker is then a batch of one at once).
@@ -141,6 +146,7 @@ class BatchSpec:
     key: Callable[[Any], Hashable] = _one_batch
     max_in_flight: int = 2
     linger_seconds: float = 0.0
+    size: Callable[[Any], int] = _one_unit
 
     def __post_init__(self) -> None:
         if self.max_size < 1 or self.max_in_flight < 1:
@@ -239,6 +245,7 @@ def batch_job(
     key: Callable[[Any], Hashable] = _one_batch,
     max_in_flight: int = 2,
     linger_seconds: float = 0.0,
+    size: Callable[[Any], int] = _one_unit,
     max_attempts: int = 10,
     backoff: Backoff = DEFAULT_BACKOFF,
     queue: str = "default",
@@ -256,7 +263,11 @@ def batch_job(
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     spec = BatchSpec(
-        max_size=max_size, key=key, max_in_flight=max_in_flight, linger_seconds=linger_seconds
+        max_size=max_size,
+        key=key,
+        max_in_flight=max_in_flight,
+        linger_seconds=linger_seconds,
+        size=size,
     )
 
     def register(func: F) -> F:

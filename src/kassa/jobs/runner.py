@@ -203,7 +203,8 @@ class JobRunner:
         instruments: _Instruments,
     ) -> None:
         """Run a batch job: wait for the batch it joins, then raise what it left for this job."""
-        assert definition.batch is not None
+        spec = definition.batch
+        assert spec is not None
         try:
             payload = definition.decode(job.payload)
         except ValidationError:
@@ -215,13 +216,14 @@ class JobRunner:
             execute = functools.partial(self._run_batch, definition, queries, owner, instruments)
             batcher = self._batchers[(definition.name, owner)] = Batcher(
                 execute,
-                max_size=definition.batch.max_size,
-                max_in_flight=definition.batch.max_in_flight,
-                linger=definition.batch.linger_seconds,
+                max_size=spec.max_size,
+                max_in_flight=spec.max_in_flight,
+                linger=spec.linger_seconds,
                 gate=lambda: self._slots,
+                size=lambda picked: spec.size(picked.payload),
             )
         try:
-            await batcher.submit(definition.batch.key(payload), _Picked(job, payload))
+            await batcher.submit(spec.key(payload), _Picked(job, payload))
         except asyncio.CancelledError:
             # As for a single job: the row stays picked (or its batch, if it still commits,
             # completes it); pgqueuer must not delete it as "canceled".

@@ -1,13 +1,16 @@
-"""Background work for webhooks: one job per delivery attempt, run in batches per endpoint,
-plus a periodic safety net."""
+"""Background work for webhooks: delivery jobs, each carrying the events one transaction emitted
+for one endpoint (or their next attempts), run in batches per endpoint; plus a periodic safety
+net."""
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.config import get_settings
@@ -25,39 +28,61 @@ _OVERDUE = timedelta(minutes=2)
 on_worker_shutdown(close_http_client)
 
 
+# Events per delivery job, and per batch of jobs (which counts events, not jobs).
+MAX_EVENTS = 100
+
+
 class DeliverWebhookEvent(BaseModel):
-    event_id: uuid.UUID
-    # The batching key. Optional: jobs enqueued before it existed still decode (and batch
-    # together under None).
+    """Deliver ``event_ids``, all for ``endpoint_id`` (the batching key; optional, as in jobs
+    enqueued before it existed, which batch together under None). ``event_id``: the one event
+    of a job enqueued before jobs carried several."""
+
+    event_ids: list[uuid.UUID] = Field(default_factory=list)
+    event_id: uuid.UUID | None = None
     endpoint_id: uuid.UUID | None = None
+
+    def ids(self) -> list[uuid.UUID]:
+        return self.event_ids if self.event_id is None else [*self.event_ids, self.event_id]
 
 
 def _endpoint_of(payload: DeliverWebhookEvent) -> uuid.UUID | None:
     return payload.endpoint_id
 
 
+def _events_in(payload: DeliverWebhookEvent) -> int:
+    return len(payload.ids())
+
+
 # Like settlement: 15 ms of waiting gathers a trickle of events into batches of several.
-@batch_job(max_size=100, key=_endpoint_of, max_in_flight=2, max_attempts=5, linger_seconds=0.015)
+@batch_job(
+    max_size=MAX_EVENTS,
+    key=_endpoint_of,
+    size=_events_in,
+    max_in_flight=2,
+    max_attempts=5,
+    linger_seconds=0.015,
+)
 async def deliver_webhook_event(ctx: BatchContext, payloads: list[DeliverWebhookEvent]) -> None:
     """Make one delivery attempt for each event (idempotent: a done event is left alone).
 
     A batch holds one endpoint's events, so a slow endpoint holds up only its own; it is sent
     concurrently and written in one transaction. Next attempts and successors are new jobs.
     """
+    wanted = [(event_id, p.endpoint_id) for p in payloads for event_id in p.ids()]
     outcomes = await deliver_events(
-        ctx.session, [p.event_id for p in payloads], http_client(), get_settings()
+        ctx.session, [event_id for event_id, _ in wanted], http_client(), get_settings()
     )
     now = utc_now()
     followups: dict[uuid.UUID, tuple[uuid.UUID | None, timedelta | None]] = {}
     successors: dict[uuid.UUID, uuid.UUID | None] = {}
-    for payload in payloads:
-        outcome = outcomes.pop(payload.event_id, None)  # popped: a duplicate id goes once
+    for event_id, job_endpoint_id in wanted:
+        outcome = outcomes.pop(event_id, None)  # popped: a duplicate id goes once
         if outcome is None:
             continue
-        endpoint_id = outcome.endpoint_id or payload.endpoint_id
+        endpoint_id = outcome.endpoint_id or job_endpoint_id
         if outcome.next_at is not None:
             delay = max(outcome.next_at - now, timedelta(0))
-            followups[payload.event_id] = (endpoint_id, delay)
+            followups[event_id] = (endpoint_id, delay)
         if outcome.successor_id is not None:
             successors[outcome.successor_id] = endpoint_id
     for successor_id, endpoint_id in successors.items():
@@ -84,8 +109,25 @@ async def enqueue_deliveries(
     *,
     execute_after: timedelta | Sequence[timedelta | None] | None = None,
 ) -> None:
-    """Enqueue a delivery job for each ``(event_id, endpoint_id)``, in the session's transaction
-    (after ``execute_after``: one delay, or one per event)."""
-    payloads = [DeliverWebhookEvent(event_id=e, endpoint_id=endpoint) for e, endpoint in events]
+    """Enqueue the delivery of each ``(event_id, endpoint_id)`` in the session's transaction,
+    after ``execute_after`` (one delay, or one per event): one job per endpoint and delay
+    (rounded up to the second) for up to ``MAX_EVENTS`` events."""
+    pairs = list(events)
+    delays = execute_after if isinstance(execute_after, Sequence) else [execute_after] * len(pairs)
+    jobs: dict[tuple[uuid.UUID | None, timedelta | None], list[uuid.UUID]] = defaultdict(list)
+    for (event_id, endpoint_id), delay in zip(pairs, delays, strict=True):
+        jobs[endpoint_id, _whole_seconds(delay)].append(event_id)
+    payloads: list[DeliverWebhookEvent] = []
+    job_delays: list[timedelta | None] = []
+    for (endpoint_id, delay), event_ids in jobs.items():
+        for start in range(0, len(event_ids), MAX_EVENTS):
+            chunk = event_ids[start : start + MAX_EVENTS]
+            payloads.append(DeliverWebhookEvent(event_ids=chunk, endpoint_id=endpoint_id))
+            job_delays.append(delay)
     if payloads:
-        await enqueue_many(session, deliver_webhook_event, payloads, execute_after=execute_after)
+        await enqueue_many(session, deliver_webhook_event, payloads, execute_after=job_delays)
+
+
+def _whole_seconds(delay: timedelta | None) -> timedelta | None:
+    # Rounded up, so that each event of a job is due when it runs.
+    return None if delay is None else timedelta(seconds=math.ceil(delay.total_seconds()))
