@@ -36,8 +36,12 @@ class Settings(BaseSettings):
     public_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
-    database_pool_size: int = 10
-    database_max_overflow: int = 10
+    # A steady pool: a connection opened beyond it for a burst is closed when it returns, and
+    # each costs a server process, a TLS probe, type introspection and preparing every
+    # statement again. Requests wait up to ``database_pool_timeout_seconds`` for one (then 503).
+    database_pool_size: int = 20
+    database_max_overflow: int = 0
+    database_pool_timeout_seconds: float = 10.0
     database_statement_timeout_ms: int = 30_000
     idempotency_key_ttl_hours: int = 24
     demo_organization: bool = True

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlalchemy import text
 
+from kassa.app import create_app
+from kassa.auth.tokens import generate_token
 from kassa.config import Settings
 from kassa.kit.db import create_engine, create_sessionmaker
 from tests.conftest import fetch_rows
@@ -27,3 +30,26 @@ async def test_a_pooled_connection_the_server_closed_is_replaced(
         assert second != first
     finally:
         await engine.dispose()
+
+
+async def test_a_request_finding_every_connection_busy_gets_503_with_retry_after(
+    settings: Settings, database_url: str
+) -> None:
+    one_connection = settings.model_copy(
+        update={"database_pool_size": 1, "database_pool_timeout_seconds": 0.2}
+    )
+    app = create_app(one_connection, database_url)
+    held = app.state.sessionmaker()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        await held.execute(text("SELECT 1"))  # the pool's only connection, checked out
+        async with httpx.AsyncClient(transport=transport, base_url="http://kassa") as client:
+            response = await client.get(
+                "/v1/products/", headers={"Authorization": f"Bearer {generate_token()}"}
+            )
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == "1"
+        assert response.json()["error"] == "ServiceUnavailable"
+    finally:
+        await held.close()
+        await app.state.engine.dispose()

@@ -40,6 +40,7 @@ def create_engine(
         async_database_url(url),
         pool_size=settings.database_pool_size if pool_size is None else pool_size,
         max_overflow=settings.database_max_overflow if max_overflow is None else max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.database_statement_timeout_ms),

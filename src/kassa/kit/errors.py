@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -188,6 +189,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)  # every connection busy
     # The same failures raised by plain SQL on the session's connection (``kit.sql``).
     for conflict in (
         asyncpg.IntegrityConstraintViolationError,
