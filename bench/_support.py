@@ -113,16 +113,21 @@ def run(coroutine: object) -> None:
     asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``); with
+    ``reaped_children``, plus that of its children that exited and were waited for."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU time of every running PostgreSQL process on this machine (backends come and go, so
-    measure with long-lived connection pools)."""
+    """CPU time of every PostgreSQL process on this machine, with the backends that exited
+    meanwhile (the postmaster reaps them: a pool that opens and closes connections under load
+    pays for each backend)."""
     total = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -131,7 +136,7 @@ def postgres_cpu_seconds() -> float:
             with open(f"/proc/{entry}/comm") as comm:
                 if comm.read().strip() != "postgres":
                     continue
-            total += cpu_seconds(int(entry))
+            total += cpu_seconds(int(entry), reaped_children=True)
         except OSError:
             continue
     return total

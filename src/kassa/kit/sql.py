@@ -129,6 +129,14 @@ def instance(model: type[T], row: asyncpg.Record, prefix: str = "") -> T:
     return loaded
 
 
+def value(model: type[T], **attributes: object) -> T:
+    """A new mapped instance holding ``attributes`` (columns or loaded relationships), built
+    as ``instance`` builds one: for ``insert``, never for the session."""
+    built: T = _table(model).manager.new_instance()
+    built.__dict__.update(attributes)
+    return built
+
+
 def _parameter(table: _Table, key: str, value: object) -> object:
     return jsonb(value) if key in table.jsonb else value
 

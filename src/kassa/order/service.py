@@ -51,7 +51,8 @@ def build_paid_order(
     product, discount and items attached for serializing. The unique ``checkout_id`` makes a
     second one impossible; callers hold the checkout's row lock, so they never race to it."""
     order_id = new_id()
-    return Order(
+    return sql.value(
+        Order,
         id=order_id,
         customer=customer,
         product=product,
@@ -76,7 +77,8 @@ def build_paid_order(
         user_metadata=dict(checkout.user_metadata),
         custom_field_data=dict(checkout.custom_field_data),
         items=[
-            OrderItem(
+            sql.value(
+                OrderItem,
                 order_id=order_id,
                 label=product.name,
                 amount=checkout.amount,

@@ -178,7 +178,8 @@ async def emit_many(session: AsyncSession, emissions: Sequence[Emission]) -> lis
         model = data if isinstance(data, BaseModel) else await data()
         data_json = model.model_dump(mode="json")
         events.extend(
-            WebhookEvent(
+            sql.value(
+                WebhookEvent,
                 organization_id=emission.organization_id,
                 endpoint_id=endpoint.id,
                 type=str(event_type),
