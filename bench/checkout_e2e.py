@@ -7,7 +7,8 @@ with the sandbox's ``pm_card_visa`` (API) → settlement job (inbox event → pa
 from the start of the create request to the webhook's arrival.
 
 Phase 1, throughput: ``--checkouts`` checkouts with ``--concurrency`` in flight (closed loop).
-Phase 2, latency: new checkouts at half the measured rate for ``--seconds`` (open loop), p50/p99.
+Phase 2, latency: new checkouts at half the measured rate (or ``--rate``) for ``--seconds`` (open
+loop), p50/p99.
 Baselines, same run, same client and concurrency, each a bare ASGI handler in its own process:
 POSTs answered at once, and POSTs that each make ``--round-trips`` database round trips in one
 transaction (``BEGIN``, queries, ``COMMIT``: what a Kassa request makes on average) with plain
@@ -272,7 +273,8 @@ async def main(args: argparse.Namespace, server: str) -> None:
             cpu = meter.used()
             loaded_phases = list(phases)
             phases.clear()
-            latencies = await open_loop(rate / 2, args.seconds, run)
+            open_rate = args.rate or rate / 2
+            latencies = await open_loop(open_rate, args.seconds, run)
     await runner.cleanup()
 
     print(
@@ -302,7 +304,7 @@ async def main(args: argparse.Namespace, server: str) -> None:
     print(f"latency at full load: {p50_p99(loaded)}")
     print_phases(loaded_phases)
     print(
-        f"latency at {rate / 2:,.0f} checkouts/s for {args.seconds:.0f} s ({len(latencies)}): "
+        f"latency at {open_rate:,.0f} checkouts/s for {args.seconds:.0f} s ({len(latencies)}): "
         f"{p50_p99(latencies)}"
     )
     print_phases(phases)
@@ -328,6 +330,12 @@ if __name__ == "__main__":
         help="every checkout by a new customer (default: one returning customer buys them all)",
     )
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="checkouts/s of the latency phase (default: half the measured throughput)",
+    )
     parser.add_argument(
         "--round-trips",
         type=int,
