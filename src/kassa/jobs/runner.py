@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from pgqueuer.adapters.persistence.queries import Queries
@@ -56,12 +56,61 @@ log = structlog.get_logger("kassa.jobs")
 
 JobStatus = tuple[models.Job, types.JOB_STATUS, models.TracebackRecord | None]
 
+# pgqueuer's three wake-up probes (each bounded by its partial indexes) as one statement.
+_PROBE = """
+SELECT
+    (SELECT count(*) FROM (
+        SELECT 1 FROM {table}
+        WHERE entrypoint = ANY($1) AND status = 'queued' AND execute_after <= now() LIMIT 1
+    ) due) AS eligible,
+    (SELECT execute_after - now() FROM {table}
+     WHERE status = 'queued' AND execute_after > now() AND entrypoint = ANY($1)
+     ORDER BY execute_after LIMIT 1) AS eta,
+    (SELECT count(*) FROM (
+        SELECT 1 FROM {table} WHERE entrypoint = ANY($1) AND status = 'queued' LIMIT 1
+    ) any_queued) AS queued
+"""
+
 
 @dataclass
 class KassaQueries(Queries):
-    """pgqueuer's queries, minus the batched completion of jobs the runner already settled."""
+    """pgqueuer's queries, minus the batched completion of jobs the runner already settled,
+    and with the probes a worker makes before it waits in one round trip.
+
+    Before each wait pgqueuer asks whether a job is due (``eligible_queued_work``), if none
+    when the next deferred one is (``next_deferred_eta``), and if none whether any job is
+    queued at all (``queued_work``): up to three statements per wake-up, about one per sale.
+    The first call answers all three from one snapshot and keeps the other two answers for
+    the calls that follow it (consumed by them, so never reused).
+    """
 
     settled: set[types.JobId] = field(default_factory=set)
+    _probed: tuple[timedelta | None, int] | None = field(default=None, init=False)
+
+    async def eligible_queued_work(self, entrypoints: list[types.QueueEntrypoint]) -> int:
+        probe = _PROBE.format(table=self.qbq.qualified.queue_table)
+        rows = await self.driver.fetch(probe, entrypoints)
+        row = rows[0]
+        eligible, eta, queued = row["eligible"], row["eta"], row["queued"]
+        assert isinstance(eligible, int) and isinstance(queued, int)
+        assert eta is None or isinstance(eta, timedelta)
+        self._probed = None if eligible else (eta, queued)
+        return eligible
+
+    async def next_deferred_eta(self, entrypoints: list[types.QueueEntrypoint]) -> timedelta | None:
+        if self._probed is None:
+            return await super().next_deferred_eta(entrypoints)
+        eta, _ = self._probed
+        if eta is not None:  # pgqueuer asks no further
+            self._probed = None
+        return eta
+
+    async def queued_work(self, entrypoints: list[types.QueueEntrypoint]) -> int:
+        if self._probed is None:
+            return await super().queued_work(entrypoints)
+        _, queued = self._probed
+        self._probed = None
+        return queued
 
     async def log_jobs(self, job_status: list[JobStatus]) -> None:
         settled = {job.id for job, _, _ in job_status if job.id in self.settled}

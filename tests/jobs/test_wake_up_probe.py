@@ -1,0 +1,89 @@
+"""The worker's wake-up probes, answered in one round trip, give what pgqueuer's three would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
+from pgqueuer.adapters.persistence.queries import Queries
+from pgqueuer.domain import types
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa.jobs import schema
+from kassa.jobs.queue import enqueue
+from kassa.jobs.registry import definition_of
+from kassa.jobs.runner import KassaQueries
+from kassa.kit.db import session_scope
+from tests.conftest import _libpq_kwargs
+from tests.jobs.handlers import Note, record
+
+pytestmark = pytest.mark.usefixtures("clean_queue")
+
+ENTRYPOINTS = [types.QueueEntrypoint(definition_of(record).name)]
+
+
+@pytest_asyncio.fixture
+async def probes(jobs_database_url: str) -> AsyncIterator[tuple[KassaQueries, Queries]]:
+    """Kassa's folded probes and pgqueuer's own, on one connection."""
+    connection = await asyncpg.connect(**_libpq_kwargs(jobs_database_url))  # type: ignore[arg-type]
+    driver = AsyncpgDriver(connection)
+    builders = {"qbe": schema.QBE, "qbq": schema.queue_builder(), "qbs": schema.QBS}
+    try:
+        yield KassaQueries(driver, **builders), Queries(driver, **builders)
+    finally:
+        await connection.close()
+
+
+async def _enqueue(sessionmaker: async_sessionmaker[AsyncSession], delay: timedelta) -> None:
+    async with session_scope(sessionmaker) as session:
+        await enqueue(session, record, Note(key="probe"), execute_after=delay)
+
+
+async def _wake_up(queries: Queries) -> tuple[int, timedelta | None, int | None]:
+    """The probes in pgqueuer's order, each asked only when pgqueuer would ask it."""
+    eligible = await queries.eligible_queued_work(ENTRYPOINTS)
+    if eligible:
+        return eligible, None, None
+    eta = await queries.next_deferred_eta(ENTRYPOINTS)
+    if eta is not None:
+        return eligible, eta, None
+    return eligible, eta, await queries.queued_work(ENTRYPOINTS)
+
+
+async def test_an_empty_queue(probes: tuple[KassaQueries, Queries]) -> None:
+    kassa, pgqueuer = probes
+    assert await _wake_up(kassa) == await _wake_up(pgqueuer) == (0, None, 0)
+
+
+async def test_a_deferred_job_gives_its_eta(
+    probes: tuple[KassaQueries, Queries], jobs_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    kassa, pgqueuer = probes
+    await _enqueue(jobs_sessionmaker, timedelta(seconds=60))
+    eligible, eta, _ = await _wake_up(kassa)
+    assert eligible == 0
+    assert eta is not None and timedelta(seconds=58) < eta <= timedelta(seconds=60)
+    # Asked on its own (pgqueuer's drain does), the count is read afresh: nothing is left over.
+    assert await kassa.queued_work(ENTRYPOINTS) == await pgqueuer.queued_work(ENTRYPOINTS) == 1
+
+
+async def test_a_due_job_is_eligible(
+    probes: tuple[KassaQueries, Queries], jobs_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    kassa, pgqueuer = probes
+    await _enqueue(jobs_sessionmaker, timedelta(0))
+    assert await _wake_up(kassa) == await _wake_up(pgqueuer) == (1, None, None)
+
+
+async def test_answers_kept_from_a_probe_are_used_once(
+    probes: tuple[KassaQueries, Queries], jobs_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    kassa, _ = probes
+    assert await _wake_up(kassa) == (0, None, 0)
+    await _enqueue(jobs_sessionmaker, timedelta(0))
+    assert await kassa.queued_work(ENTRYPOINTS) == 1
+    assert await kassa.next_deferred_eta(ENTRYPOINTS) is None
