@@ -5,11 +5,11 @@ the time it gets going (up to ``max_size``, counted with ``size``: an item may s
 units of work, such as a job carrying many events; a batch always takes at least one), which
 under load is everything pgqueuer handed over in the same dequeue. While ``max_in_flight``
 batches of a key run, newer items of that key wait and form the next batch as soon as one
-finishes. With ``linger`` (seconds), a batch that
-is not full yet first waits that long for more items (one batch of a key collects at a time):
-a batch costs a transaction and a handful of statements whatever its size, so a worker fed one
-job at a time trades that much latency for fewer, larger batches. Without it an idle worker
-adds no latency at all, and a busy one still gets larger batches.
+finishes. With ``linger`` (seconds), a batch that is not full yet first waits that long for
+more items (one batch of a key collects at a time): a batch costs a transaction and a handful
+of statements whatever its size, so a worker fed one job at a time trades that much latency
+for fewer, larger batches. Without it an idle worker adds no latency at all, and a busy one
+still gets larger batches.
 
 Each submitter waits for its own item's result. If a submitter is cancelled while its item
 still waits, the item leaves the queue; once a batch has started, it goes on for the others,
@@ -53,7 +53,8 @@ class _Group(Generic[T]):
     starting: bool = False
 
 
-def _one(item: object) -> int:
+def one_unit(item: object) -> int:
+    """The default ``size``: every item counts once."""
     return 1
 
 
@@ -77,7 +78,7 @@ class Batcher(Generic[T]):
         max_in_flight: int,
         linger: float = 0.0,
         gate: Callable[[], AbstractAsyncContextManager[object]] = _no_gate,
-        size: Callable[[T], int] = _one,
+        size: Callable[[T], int] = one_unit,
     ) -> None:
         if max_size < 1 or max_in_flight < 1:
             raise ValueError("max_size and max_in_flight must be at least 1")

@@ -22,6 +22,8 @@ from croniter import croniter
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.jobs.batching import one_unit
+
 P = TypeVar("P", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Awaitable[None]])
 
@@ -126,10 +128,6 @@ def _one_batch(payload: object) -> Hashable:
     return None
 
 
-def _one_unit(payload: object) -> int:
-    return 1
-
-
 @dataclass(frozen=True)
 class BatchSpec:
     """How a worker groups the jobs of a ``batch_job``.
@@ -146,7 +144,7 @@ class BatchSpec:
     key: Callable[[Any], Hashable] = _one_batch
     max_in_flight: int = 2
     linger_seconds: float = 0.0
-    size: Callable[[Any], int] = _one_unit
+    size: Callable[[Any], int] = one_unit
 
     def __post_init__(self) -> None:
         if self.max_size < 1 or self.max_in_flight < 1:
@@ -245,7 +243,7 @@ def batch_job(
     key: Callable[[Any], Hashable] = _one_batch,
     max_in_flight: int = 2,
     linger_seconds: float = 0.0,
-    size: Callable[[Any], int] = _one_unit,
+    size: Callable[[Any], int] = one_unit,
     max_attempts: int = 10,
     backoff: Backoff = DEFAULT_BACKOFF,
     queue: str = "default",

@@ -87,9 +87,12 @@ class KassaQueries(Queries):
     settled: set[types.JobId] = field(default_factory=set)
     _probed: tuple[timedelta | None, int] | None = field(default=None, init=False)
 
+    @functools.cached_property
+    def _probe(self) -> str:
+        return _PROBE.format(table=self.qbq.qualified.queue_table)
+
     async def eligible_queued_work(self, entrypoints: list[types.QueueEntrypoint]) -> int:
-        probe = _PROBE.format(table=self.qbq.qualified.queue_table)
-        rows = await self.driver.fetch(probe, entrypoints)
+        rows = await self.driver.fetch(self._probe, entrypoints)
         row = rows[0]
         eligible, eta, queued = row["eligible"], row["eta"], row["queued"]
         assert isinstance(eligible, int) and isinstance(queued, int)

@@ -122,17 +122,19 @@ def instance(model: type[T], row: asyncpg.Record, prefix: str = "") -> T:
         values = {key: row[prefix + name] for name, key in key_of.items()}
     else:
         values = {key_of[name]: value for name, value in row.items() if name in key_of}
-    # As the ORM's own loading does: an instrumented instance whose attributes are filled in
-    # directly, a tenth of the cost of calling the constructor with them.
-    loaded: T = table.manager.new_instance()
-    loaded.__dict__.update(values)
-    return loaded
+    return _built(model, table, values)
 
 
 def value(model: type[T], **attributes: object) -> T:
     """A new mapped instance holding ``attributes`` (columns or loaded relationships), built
     as ``instance`` builds one: for ``insert``, never for the session."""
-    built: T = _table(model).manager.new_instance()
+    return _built(model, _table(model), attributes)
+
+
+def _built(model: type[T], table: _Table, attributes: dict[str, Any]) -> T:
+    # As the ORM's own loading does: an instrumented instance whose attributes are filled in
+    # directly, a tenth of the cost of calling the constructor with them.
+    built: T = table.manager.new_instance()
     built.__dict__.update(attributes)
     return built
 

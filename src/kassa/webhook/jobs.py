@@ -50,7 +50,7 @@ def _endpoint_of(payload: DeliverWebhookEvent) -> uuid.UUID | None:
 
 
 def _events_in(payload: DeliverWebhookEvent) -> int:
-    return len(payload.ids())
+    return len(payload.event_ids) + (payload.event_id is not None)
 
 
 # Like settlement: 15 ms of waiting gathers a trickle of events into batches of several.
