@@ -1,7 +1,9 @@
-"""The worker's wake-up probes, answered in one round trip, give what pgqueuer's three would."""
+"""The worker's wake-up probes, answered in one round trip, give what pgqueuer's three would;
+the empty dequeue after a short one is skipped, and the probe still sees jobs enqueued since."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,6 +13,7 @@ import pytest_asyncio
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.domain import types
+from pgqueuer.ports.repository import EntrypointExecutionParameter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.jobs import schema
@@ -87,3 +90,42 @@ async def test_answers_kept_from_a_probe_are_used_once(
     await _enqueue(jobs_sessionmaker, timedelta(0))
     assert await kassa.queued_work(ENTRYPOINTS) == 1
     assert await kassa.next_deferred_eta(ENTRYPOINTS) is None
+
+
+async def _dequeue(queries: Queries, batch_size: int) -> list[str]:
+    jobs = await queries.dequeue(
+        batch_size=batch_size,
+        entrypoints={
+            name: EntrypointExecutionParameter(concurrency_limit=0) for name in ENTRYPOINTS
+        },
+        queue_manager_id=types.QueueManagerId(uuid.uuid4()),
+        global_concurrency_limit=None,
+        heartbeat_timeout=timedelta(seconds=30),
+    )
+    return [job.entrypoint for job in jobs]
+
+
+async def test_after_a_short_dequeue_the_next_is_empty_and_the_probe_sees_new_jobs(
+    probes: tuple[KassaQueries, Queries], jobs_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    kassa, pgqueuer = probes
+    await _enqueue(jobs_sessionmaker, timedelta(0))
+    assert len(await _dequeue(kassa, batch_size=10)) == 1
+    await _enqueue(jobs_sessionmaker, timedelta(0))
+    # The job enqueued since is not taken by the dequeue that follows a short one ...
+    assert await _dequeue(kassa, batch_size=10) == []
+    # ... but the probe pgqueuer asks next sees it, and the dequeue after that takes it.
+    assert await _wake_up(kassa) == (1, None, None)
+    assert len(await _dequeue(kassa, batch_size=10)) == 1
+    assert await _dequeue(pgqueuer, batch_size=10) == []
+
+
+async def test_after_a_full_dequeue_the_next_asks_again(
+    probes: tuple[KassaQueries, Queries], jobs_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    kassa, _ = probes
+    for _ in range(3):
+        await _enqueue(jobs_sessionmaker, timedelta(0))
+    assert len(await _dequeue(kassa, batch_size=2)) == 2
+    assert len(await _dequeue(kassa, batch_size=2)) == 1
+    assert await _dequeue(kassa, batch_size=2) == []

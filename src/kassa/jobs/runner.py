@@ -44,6 +44,7 @@ import structlog
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.domain import models, types
 from pgqueuer.domain.errors import RetryRequested
+from pgqueuer.ports.repository import EntrypointExecutionParameter
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,21 +76,45 @@ SELECT
 @dataclass
 class KassaQueries(Queries):
     """pgqueuer's queries, minus the batched completion of jobs the runner already settled,
-    and with the probes a worker makes before it waits in one round trip.
+    with the probes a worker makes before it waits in one round trip, and without the empty
+    dequeue that follows a short one.
 
     Before each wait pgqueuer asks whether a job is due (``eligible_queued_work``), if none
     when the next deferred one is (``next_deferred_eta``), and if none whether any job is
     queued at all (``queued_work``): up to three statements per wake-up, about one per sale.
     The first call answers all three from one snapshot and keeps the other two answers for
     the calls that follow it (consumed by them, so never reused).
+
+    pgqueuer dequeues until a dequeue comes back empty. One that returned fewer jobs than it
+    asked for found every job it could take, so the next is answered empty without asking:
+    a job enqueued since is seen by the probe that follows (pgqueuer asks it for this race),
+    which makes the worker dequeue again at once.
     """
 
     settled: set[types.JobId] = field(default_factory=set)
     _probed: tuple[timedelta | None, int] | None = field(default=None, init=False)
+    _drained: bool = field(default=False, init=False)
 
     @functools.cached_property
     def _probe(self) -> str:
         return _PROBE.format(table=self.qbq.qualified.queue_table)
+
+    async def dequeue(
+        self,
+        batch_size: int,
+        entrypoints: dict[types.QueueEntrypoint, EntrypointExecutionParameter],
+        queue_manager_id: types.QueueManagerId,
+        global_concurrency_limit: int | None,
+        heartbeat_timeout: timedelta,
+    ) -> list[models.Job]:
+        if self._drained:
+            self._drained = False
+            return []
+        jobs = await super().dequeue(
+            batch_size, entrypoints, queue_manager_id, global_concurrency_limit, heartbeat_timeout
+        )
+        self._drained = 0 < len(jobs) < batch_size
+        return jobs
 
     async def eligible_queued_work(self, entrypoints: list[types.QueueEntrypoint]) -> int:
         rows = await self.driver.fetch(self._probe, entrypoints)
