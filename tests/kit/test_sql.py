@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import uuid
+from typing import Any
 
+import asyncpg
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.kit import sql
 from kassa.kit.db import session_scope
-from kassa.models import Organization
+from kassa.models import Organization, Product
 
 
 def _organization(**fields: object) -> Organization:
@@ -89,3 +93,64 @@ async def test_update_writes_the_named_attributes_and_modified_at(
     assert stored is not None
     assert (stored.name, stored.email, stored.settings) == ("Renamed", None, {"k": [1, 2]})
     assert stored.modified_at == organization.modified_at
+
+
+async def test_writes_run_as_one_statement_and_constraints_hold_at_its_end(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renamed = _organization()
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [renamed])
+    many = [_organization(settings={"n": n, "none": None}) for n in range(3)]
+    one = _organization(email="one@example.com")
+    product = Product(organization_id=one.id or uuid.uuid4(), name="Alongside", user_metadata={})
+    one.id = product.organization_id
+    writes = sql.Writes()
+    writes.insert(many)
+    # The product references an organization inserted by the same statement.
+    writes.insert([product])
+    writes.insert([one])
+    writes.add("UPDATE organizations SET name = $2 WHERE id = $1", renamed.id, "Renamed")
+
+    statements: list[str] = []
+    execute = asyncpg.Connection.execute
+
+    async def counted(self: asyncpg.Connection[Any], query: str, *args: object) -> str:
+        statements.append(query)
+        return await execute(self, query, *args)
+
+    async with session_scope(sessionmaker) as session:
+        await sql.connection(session)
+        monkeypatch.setattr(asyncpg.Connection, "execute", counted)
+        await writes.run(session)
+        monkeypatch.undo()
+    assert len(statements) == 1 and statements[0].startswith("WITH write_0 AS (")
+    assert writes.statements == []
+
+    async with sessionmaker() as session:
+        rows = await (await sql.connection(session)).fetch(
+            "SELECT id, name, settings, email FROM organizations WHERE id = ANY($1)",
+            [o.id for o in (*many, one, renamed)],
+        )
+        found = {row["id"]: row for row in rows}
+        assert [found[o.id]["settings"] for o in many] == [{"n": n, "none": None} for n in range(3)]
+        assert found[one.id]["email"] == "one@example.com"
+        assert found[renamed.id]["name"] == "Renamed"
+        assert await session.get(Product, product.id) is not None
+
+
+async def test_writes_that_fail_leave_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first, taken = _organization(), _organization()
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [taken])
+    twin = _organization()
+    twin.slug = taken.slug
+    writes = sql.Writes()
+    writes.insert([first])
+    writes.insert([twin])
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with session_scope(sessionmaker) as session:
+            await writes.run(session)
+    assert await _slugs(sessionmaker, first.slug) == set()

@@ -174,12 +174,16 @@ class CheckoutRepository(TenantRepository[Checkout]):
         """Write a checkout read from this repository back, with everything that can change."""
         await sql.update(self.session, checkout, MUTABLE)
 
-    async def mark_succeeded(self, checkouts: Sequence[Checkout], now: datetime) -> None:
-        """Record that these checkouts were paid, in one statement."""
+    async def mark_succeeded(
+        self, checkouts: Sequence[Checkout], now: datetime, writes: sql.Writes | None = None
+    ) -> None:
+        """Record that these checkouts were paid, in one statement (or with ``writes``)."""
         for checkout in checkouts:
             checkout.status, checkout.payment_error, checkout.modified_at = "succeeded", None, now
         if checkouts:
-            await (await sql.connection(self.session)).execute(
+            await sql.write(
+                self.session,
+                writes,
                 "UPDATE checkouts SET status = 'succeeded', payment_error = NULL, modified_at = $2 "
                 "WHERE id = ANY($1::uuid[])",
                 [checkout.id for checkout in checkouts],

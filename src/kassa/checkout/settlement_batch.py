@@ -3,7 +3,8 @@
 Every event of the batch that reports the success of a known checkout payment still in flight,
 for the amount Kassa asked, whose checkout has no order yet, is settled here: the orders built,
 payments and checkouts updated and the webhooks recorded with a few statements for the whole
-batch, instead of a dozen per event. Everything else (failures, payments not yet known, already
+batch, instead of a dozen per event: the reads that lock, then one statement for every write
+(``kit.sql.Writes``) and one enqueue. Everything else (failures, payments not yet known, already
 settled or of the wrong amount, a checkout that already has an order, a second event for the
 same payment or checkout in one batch) is handed back to be settled one event at a time by
 ``settlement.settle``, which knows every case and retries.
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize
 from kassa.checkout.repository import CheckoutRepository
+from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.models import Checkout, Customer, Discount, Order, Payment, ProcessorEvent, Product
 from kassa.order import service as order_service
@@ -53,6 +55,7 @@ async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> 
     Plain SQL throughout (``kit.sql``): rows are values, written back by set-based statements.
     """
     events = ProcessorEventRepository(session)
+    writes = sql.Writes()
     now = utc_now()
     sales: dict[tuple[str, str], _Sale] = {}
     left: list[uuid.UUID] = []
@@ -68,15 +71,16 @@ async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> 
         else:
             sales[(event.processor, settlement.processor_id)] = _Sale(event, settlement)
     if sales:
-        settled, unsettled = await _settle_sales(session, sales, now)
+        settled, unsettled = await _settle_sales(session, sales, now, writes)
         done += settled
         left += unsettled
-    await events.mark_processed(done, now)
+    await events.mark_processed(done, now, writes)
+    await writes.run(session)
     return left
 
 
 async def _settle_sales(
-    session: AsyncSession, sales: dict[tuple[str, str], _Sale], now: datetime
+    session: AsyncSession, sales: dict[tuple[str, str], _Sale], now: datetime, writes: sql.Writes
 ) -> tuple[list[ProcessorEvent], list[uuid.UUID]]:
     """The events settled here, and those left for one-by-one settlement."""
     for payment in await PaymentRepository(session).lock_by_processor_ids(list(sales)):
@@ -102,7 +106,7 @@ async def _settle_sales(
             sale.checkout, sale.customer = found.checkout, found.customer
     if not ready:
         return [], left
-    await _create_orders(session, list(ready.values()), now)
+    await _create_orders(session, list(ready.values()), now, writes)
     return [_processed(sale.event, "order_paid") for sale in ready.values()], left
 
 
@@ -119,7 +123,11 @@ def _plain_success(sale: _Sale) -> uuid.UUID | None:
     return payment.checkout_id
 
 
-async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetime) -> None:
+async def _create_orders(
+    session: AsyncSession, sales: list[_Sale], now: datetime, writes: sql.Writes
+) -> None:
+    """Build the orders and record every change in ``writes``; the webhooks' deliveries are
+    enqueued now (their jobs read the events only once this transaction committed)."""
     checkouts = [sale.checkout for sale in sales if sale.checkout is not None]
     products = await _products(session, checkouts)
     discount_ids = [c.discount_id for c in checkouts if c.discount_id is not None]
@@ -149,12 +157,12 @@ async def _create_orders(session: AsyncSession, sales: list[_Sale], now: datetim
             emissions.append(
                 serialize.emission(session, WebhookEventType.checkout_updated, checkout)
             )
-    await order_service.insert_orders(session, orders)
+    await order_service.insert_orders(session, orders, writes)
     await PaymentRepository(session).mark_succeeded(
-        [sale.payment for sale in sales if sale.payment is not None], now
+        [sale.payment for sale in sales if sale.payment is not None], now, writes
     )
-    await CheckoutRepository(session).mark_succeeded(paid, now)
-    await webhook_service.emit_many(session, emissions)
+    await CheckoutRepository(session).mark_succeeded(paid, now, writes)
+    await webhook_service.emit_many(session, emissions, writes)
 
 
 async def _products(

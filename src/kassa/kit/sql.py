@@ -16,12 +16,14 @@ the session, so changing one changes nothing until its repository writes it (``i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import asyncpg
-from sqlalchemy import Column, inspect
+from sqlalchemy import ARRAY, Column, inspect
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,6 +77,7 @@ class _Table:
     jsonb: frozenset[str]  # attribute names of jsonb columns
     onupdate: tuple[tuple[str, Any], ...]  # attribute, default of columns every update sets
     insert: str
+    insert_arrays: str | None  # the rows as one array per column; None with array columns
 
 
 _TABLES: dict[type[Any], _Table] = {}
@@ -99,8 +102,20 @@ def _table(model: type[Any]) -> _Table:
             jsonb=frozenset(key for column, key in pairs if isinstance(column.type, JSONB)),
             onupdate=tuple((key, column.onupdate) for column, key in pairs if column.onupdate),
             insert=f"INSERT INTO {mapper.local_table.name} ({names}) VALUES ({places})",  # noqa: S608
+            insert_arrays=_insert_arrays(mapper.local_table.name, [c for c, _ in pairs]),
         )
     return table
+
+
+def _insert_arrays(name: str, columns: Sequence[Column[Any]]) -> str | None:
+    if any(isinstance(column.type, ARRAY) for column in columns):
+        return None  # unnest would flatten them
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"${n}::{column.type.compile(dialect=dialect)}[]" for n, column in enumerate(columns, 1)
+    )
+    names = ", ".join(column.name for column in columns)
+    return f"INSERT INTO {name} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
 
 
 def keys(model: type[Any]) -> tuple[str, ...]:
@@ -160,9 +175,15 @@ def _insert_parameters(table: _Table, row: object) -> list[object]:
     return [_parameter(table, key, state[key]) for key in table.keys]
 
 
-async def insert(session: AsyncSession, rows: Sequence[object]) -> None:
-    """Insert new instances of one mapped class (every column) in one round trip."""
+async def insert(
+    session: AsyncSession, rows: Sequence[object], writes: Writes | None = None
+) -> None:
+    """Insert new instances of one mapped class (every column) in one round trip, or with
+    ``writes`` when they run."""
     if not rows:
+        return
+    if writes is not None:
+        writes.insert(rows)
         return
     table = _table(type(rows[0]))
     parameters = [_insert_parameters(table, row) for row in rows]
@@ -171,6 +192,82 @@ async def insert(session: AsyncSession, rows: Sequence[object]) -> None:
         await raw.execute(table.insert, *parameters[0])
     else:
         await raw.executemany(table.insert, parameters)
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_COMBINED: dict[tuple[str, ...], str] = {}
+
+
+@dataclass
+class Writes:
+    """Statements that change rows and return nothing, sent as one statement when they run:
+    each but the last becomes a data-modifying ``WITH`` query of it.
+
+    One statement means one snapshot: a statement here sees none of the others' changes, so
+    none may read what another writes, nor two change the same row. Foreign keys and other
+    constraints are checked at the end of the statement, after all of them (an order item
+    may reference an order inserted alongside). Parameters are ``$n``; no statement may
+    contain a ``$`` of its own (a literal, a dollar quote).
+    """
+
+    statements: list[tuple[str, Sequence[object]]] = field(default_factory=list)
+
+    def add(self, statement: str, *arguments: object) -> None:
+        self.statements.append((statement, arguments))
+
+    def insert(self, rows: Sequence[object]) -> None:
+        """Insert new instances of one mapped class: many as one array per column."""
+        if not rows:
+            return
+        table = _table(type(rows[0]))
+        parameters = [_insert_parameters(table, row) for row in rows]
+        if len(parameters) == 1 or table.insert_arrays is None:
+            for row_parameters in parameters:
+                self.add(table.insert, *row_parameters)
+        else:
+            self.add(
+                table.insert_arrays, *(list(column) for column in zip(*parameters, strict=True))
+            )
+
+    async def run(self, session: AsyncSession) -> None:
+        statements, self.statements = self.statements, []
+        if not statements:
+            return
+        key = tuple(statement for statement, _ in statements)
+        combined = _COMBINED.get(key)
+        if combined is None:
+            combined = _COMBINED[key] = _combine(key, [len(a) for _, a in statements])
+        arguments = [
+            argument for _, statement_arguments in statements for argument in statement_arguments
+        ]
+        await (await connection(session)).execute(combined, *arguments)
+
+
+def _combine(statements: Sequence[str], counts: Sequence[int]) -> str:
+    renumbered: list[str] = []
+    offset = 0
+    for statement, count in zip(statements, counts, strict=True):
+
+        def shifted(match: re.Match[str], by: int = offset) -> str:
+            return f"${int(match.group(1)) + by}"
+
+        renumbered.append(_PLACEHOLDER.sub(shifted, statement))
+        offset += count
+    *earlier, last = renumbered
+    if not earlier:
+        return last
+    queries = ",\n".join(f"write_{n} AS ({text})" for n, text in enumerate(earlier))
+    return f"WITH {queries}\n{last}"
+
+
+async def write(
+    session: AsyncSession, writes: Writes | None, statement: str, *arguments: object
+) -> None:
+    """Run a statement that returns nothing now, or with ``writes`` when they run."""
+    if writes is None:
+        await (await connection(session)).execute(statement, *arguments)
+    else:
+        writes.add(statement, *arguments)
 
 
 async def insert_unless_conflict(

@@ -89,10 +89,13 @@ def build_paid_order(
     )
 
 
-async def insert_orders(session: AsyncSession, orders: Sequence[Order]) -> None:
-    """Insert built orders and their items (two round trips for any number of orders)."""
-    await sql.insert(session, orders)
-    await sql.insert(session, [item for order in orders for item in order.items])
+async def insert_orders(
+    session: AsyncSession, orders: Sequence[Order], writes: sql.Writes | None = None
+) -> None:
+    """Insert built orders and their items (two round trips for any number of orders), or
+    with ``writes``."""
+    await sql.insert(session, orders, writes)
+    await sql.insert(session, [item for order in orders for item in order.items], writes)
 
 
 async def create_paid_order(

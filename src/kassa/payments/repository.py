@@ -42,13 +42,21 @@ class PaymentRepository:
         )
         return [sql.instance(Payment, row) for row in rows]
 
-    async def mark_succeeded(self, payments: Sequence[Payment], now: datetime) -> None:
-        """Record that these payments succeeded and paid their ``order_id``, in one statement."""
+    async def mark_succeeded(
+        self, payments: Sequence[Payment], now: datetime, writes: sql.Writes | None = None
+    ) -> None:
+        """Record that these payments succeeded and paid their ``order_id``, in one statement
+        (or with ``writes``)."""
         for payment in payments:
             payment.status, payment.modified_at = "succeeded", now
         if payments:
-            await (await sql.connection(self.session)).execute(
-                _MARK_SUCCEEDED, [p.id for p in payments], [p.order_id for p in payments], now
+            await sql.write(
+                self.session,
+                writes,
+                _MARK_SUCCEEDED,
+                [p.id for p in payments],
+                [p.order_id for p in payments],
+                now,
             )
 
 
@@ -76,13 +84,21 @@ class ProcessorEventRepository:
         rows = await (await sql.connection(self.session)).fetch(_LOCK_UNPROCESSED, list(ids))
         return [sql.instance(ProcessorEvent, row) for row in rows]
 
-    async def mark_processed(self, events: Sequence[ProcessorEvent], now: datetime) -> None:
-        """Write the ``outcome`` of each event and that it was processed ``now``."""
+    async def mark_processed(
+        self, events: Sequence[ProcessorEvent], now: datetime, writes: sql.Writes | None = None
+    ) -> None:
+        """Write the ``outcome`` of each event and that it was processed ``now`` (or with
+        ``writes``)."""
         for event in events:
             event.processed_at = event.modified_at = now
         if events:
-            await (await sql.connection(self.session)).execute(
-                _MARK_PROCESSED, [e.id for e in events], [e.outcome for e in events], now
+            await sql.write(
+                self.session,
+                writes,
+                _MARK_PROCESSED,
+                [e.id for e in events],
+                [e.outcome for e in events],
+                now,
             )
 
 

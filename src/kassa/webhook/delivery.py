@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.config import Settings
+from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.kit.ids import new_id
 from kassa.models import OrganizationNotice, WebhookEndpoint
@@ -143,8 +144,10 @@ async def deliver_events(
         for event, response in zip(to_send, responses, strict=True)
     ]
     states.extend(attempt.state for attempt in attempts)
-    await events.record_states(states, utc_now())
-    await WebhookDeliveryRepository(session).add_attempts([a.log_row for a in attempts])
+    writes = sql.Writes()  # one round trip; the successors below are read after it
+    await events.record_states(states, utc_now(), writes)
+    await WebhookDeliveryRepository(session).add_attempts([a.log_row for a in attempts], writes)
+    await writes.run(session)
     await _settle_endpoints(session, endpoints, attempts, settings)
 
     finished = [a.event.id for a in attempts if a.outcome.status in ("delivered", "failed")]

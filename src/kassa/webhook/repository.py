@@ -110,11 +110,15 @@ class WebhookEventRepository(TenantRepository[WebhookEvent]):
         rows = await (await sql.connection(self.session)).fetch(_NEXT_PENDING, list(ids))
         return {done: successor for done, successor in rows}
 
-    async def record_states(self, states: Sequence[EventState], now: datetime) -> None:
-        """Write the delivery state of many events in one statement."""
+    async def record_states(
+        self, states: Sequence[EventState], now: datetime, writes: sql.Writes | None = None
+    ) -> None:
+        """Write the delivery state of many events in one statement (or with ``writes``)."""
         if not states:
             return
-        await (await sql.connection(self.session)).execute(
+        await sql.write(
+            self.session,
+            writes,
             _UPDATE_STATES,
             [s.id for s in states],
             [s.status for s in states],
@@ -138,12 +142,15 @@ class WebhookEventRepository(TenantRepository[WebhookEvent]):
 class WebhookDeliveryRepository(TenantRepository[WebhookDelivery]):
     model = WebhookDelivery
 
-    async def add_attempts(self, rows: Sequence[Mapping[str, object]]) -> None:
-        """Log many attempts in one statement; each row maps every column of the table."""
+    async def add_attempts(
+        self, rows: Sequence[Mapping[str, object]], writes: sql.Writes | None = None
+    ) -> None:
+        """Log many attempts in one statement (or with ``writes``); each row maps every column
+        of the table."""
         if not rows:
             return
         columns = [[row[name] for row in rows] for name in _DELIVERY_COLUMNS]
-        await (await sql.connection(self.session)).execute(_INSERT_DELIVERIES, *columns)
+        await sql.write(self.session, writes, _INSERT_DELIVERIES, *columns)
 
     def filtered(
         self, organization_id: uuid.UUID, filters: WebhookDeliveryFilters

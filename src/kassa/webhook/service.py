@@ -158,9 +158,11 @@ async def emit(
     return await emit_many(session, [Emission(organization_id, event_type, resource_key, data)])
 
 
-async def emit_many(session: AsyncSession, emissions: Sequence[Emission]) -> list[WebhookEvent]:
-    """``emit`` for several events at once, in order: one insert and one enqueue for all.
-    The events returned are values (plain SQL: a sale emits several)."""
+async def emit_many(
+    session: AsyncSession, emissions: Sequence[Emission], writes: sql.Writes | None = None
+) -> list[WebhookEvent]:
+    """``emit`` for several events at once, in order: one insert (or with ``writes``) and one
+    enqueue for all. The events returned are values (plain SQL: a sale emits several)."""
     from kassa.webhook.jobs import enqueue_deliveries
 
     events: list[WebhookEvent] = []
@@ -191,7 +193,7 @@ async def emit_many(session: AsyncSession, emissions: Sequence[Emission]) -> lis
         )
     if not events:
         return []
-    await sql.insert(session, events)
+    await sql.insert(session, events, writes)
     await enqueue_deliveries(session, [(event.id, event.endpoint_id) for event in events])
     return events
 
