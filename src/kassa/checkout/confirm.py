@@ -18,6 +18,7 @@ from kassa.checkout.errors import PaymentError, PaymentUnavailable
 from kassa.checkout.repository import CheckoutRepository
 from kassa.checkout.schemas import CheckoutConfirm
 from kassa.discount import service as discount_service
+from kassa.kit import sql
 from kassa.kit.db import transaction_cache
 from kassa.kit.errors import KassaError, ValidationFailed
 from kassa.models import Checkout, Discount, Payment
@@ -72,6 +73,15 @@ async def confirm_checkout(
         raise PaymentUnavailable(f"The payment could not be processed: {error}") from error
     checkout.payment_attempts += 1
     declined = attempt.status == "declined"
+    decline_message = attempt.decline_message or "The payment was declined."
+    if declined:
+        checkout.payment_error = decline_message
+    else:
+        checkout.payment_error = None
+        checkout.status = "confirmed"
+    # The checkout is written in the payment's insert statement: one round trip.
+    writes = sql.Writes()
+    await repository.save(checkout, writes)
     payment = await _record_payment(
         session,
         checkout,
@@ -81,17 +91,13 @@ async def confirm_checkout(
         else "requires_action"
         if attempt.status == "requires_action"
         else "pending",
+        writes=writes,
     )
     if declined:
-        checkout.payment_error = attempt.decline_message or "The payment was declined."
         if discount is not None:
             await discount_service.release(session, discount, checkout_id=checkout.id)
-        await repository.save(checkout)
-        raise PaymentError(checkout.payment_error)
+        raise PaymentError(decline_message)
     transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = payment.next_action_url
-    checkout.payment_error = None
-    checkout.status = "confirmed"
-    await repository.save(checkout)
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return checkout
 
@@ -122,10 +128,14 @@ async def _redeem_discount(session: AsyncSession, checkout: Checkout) -> Discoun
 
 
 async def _record_payment(
-    session: AsyncSession, checkout: Checkout, attempt: PaymentAttempt, status: str
+    session: AsyncSession,
+    checkout: Checkout,
+    attempt: PaymentAttempt,
+    status: str,
+    writes: sql.Writes,
 ) -> Payment:
-    """The payment row for this attempt (a value); when the processor returned an intent Kassa
-    already knows (a retried attempt), that row, updated."""
+    """The payment row for this attempt (a value), inserted with ``writes``; when the
+    processor returned an intent Kassa already knows (a retried attempt), that row, updated."""
     fields = {
         "status": status,
         "card_brand": attempt.card_brand,
@@ -145,7 +155,7 @@ async def _record_payment(
         **fields,
     )
     repository = PaymentRepository(session)
-    if await repository.insert_unless_known(payment):
+    if await repository.insert_unless_known(payment, writes):
         return payment
     known = await repository.by_processor_id(checkout.processor, attempt.processor_id)
     assert known is not None

@@ -170,9 +170,10 @@ class CheckoutRepository(TenantRepository[Checkout]):
     async def insert(self, checkout: Checkout) -> None:
         await sql.insert(self.session, [checkout])
 
-    async def save(self, checkout: Checkout) -> None:
-        """Write a checkout read from this repository back, with everything that can change."""
-        await sql.update(self.session, checkout, MUTABLE)
+    async def save(self, checkout: Checkout, writes: sql.Writes | None = None) -> None:
+        """Write a checkout read from this repository back, with everything that can change
+        (now, or with ``writes``)."""
+        await sql.update(self.session, checkout, MUTABLE, writes)
 
     async def mark_succeeded(
         self, checkouts: Sequence[Checkout], now: datetime, writes: sql.Writes | None = None

@@ -230,17 +230,24 @@ class Writes:
             )
 
     async def run(self, session: AsyncSession) -> None:
+        if self.statements:
+            combined, arguments = self._combined()
+            await (await connection(session)).execute(combined, *arguments)
+
+    async def fetchval(self, session: AsyncSession, statement: str, *arguments: object) -> Any:
+        """Run these writes with ``statement`` as the last (which sees none of their changes
+        either); its first column of its first row."""
+        self.add(statement, *arguments)
+        combined, all_arguments = self._combined()
+        return await (await connection(session)).fetchval(combined, *all_arguments)
+
+    def _combined(self) -> tuple[str, list[object]]:
         statements, self.statements = self.statements, []
-        if not statements:
-            return
         key = tuple(statement for statement, _ in statements)
         combined = _COMBINED.get(key)
         if combined is None:
             combined = _COMBINED[key] = _combine(key, [len(a) for _, a in statements])
-        arguments = [
-            argument for _, statement_arguments in statements for argument in statement_arguments
-        ]
-        await (await connection(session)).execute(combined, *arguments)
+        return combined, [argument for _, arguments in statements for argument in arguments]
 
 
 def _combine(statements: Sequence[str], counts: Sequence[int]) -> str:
@@ -271,22 +278,25 @@ async def write(
 
 
 async def insert_unless_conflict(
-    session: AsyncSession, row: object, on: Sequence[str] = ()
+    session: AsyncSession, row: object, on: Sequence[str] = (), writes: Writes | None = None
 ) -> bool:
     """Insert a new instance unless that violates a unique constraint (then False): the one
-    over the columns ``on``, or with none given any of the table's."""
+    over the columns ``on``, or with none given any of the table's. With ``writes``, they run
+    in the same statement."""
     table = _table(type(row))
     parameters = _insert_parameters(table, row)
     target = f" ({', '.join(on)})" if on else ""
-    inserted = await (await connection(session)).fetchval(
-        f"{table.insert} ON CONFLICT{target} DO NOTHING RETURNING true", *parameters
-    )
-    return bool(inserted)
+    statement = f"{table.insert} ON CONFLICT{target} DO NOTHING RETURNING true"
+    if writes is not None:
+        return bool(await writes.fetchval(session, statement, *parameters))
+    return bool(await (await connection(session)).fetchval(statement, *parameters))
 
 
-async def update(session: AsyncSession, row: Any, keys: Sequence[str]) -> None:
+async def update(
+    session: AsyncSession, row: Any, keys: Sequence[str], writes: Writes | None = None
+) -> None:
     """Write the given attributes of an instance to its row (by id), and set its columns that
-    change on every update (``modified_at``)."""
+    change on every update (``modified_at``); now, or with ``writes``."""
     model = type(row)
     table = _table(model)
     for key, onupdate in table.onupdate:
@@ -300,4 +310,4 @@ async def update(session: AsyncSession, row: Any, keys: Sequence[str]) -> None:
         statement = f"UPDATE {table.name} SET {assignments} WHERE id = $1"  # noqa: S608
         _UPDATES[(model, tuple(keys))] = statement
     values = [_parameter(table, key, getattr(row, key)) for key in keys]
-    await (await connection(session)).execute(statement, row.id, *values)
+    await write(session, writes, statement, row.id, *values)

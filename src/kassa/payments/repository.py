@@ -19,11 +19,12 @@ class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_unless_known(self, payment: Payment) -> bool:
-        """Insert a new payment; False when the processor's id is already recorded. Any other
-        conflict (a second live payment of a checkout) raises."""
+    async def insert_unless_known(self, payment: Payment, writes: sql.Writes | None = None) -> bool:
+        """Insert a new payment (with ``writes`` in the same statement); False when the
+        processor's id is already recorded. Any other conflict (a second live payment of a
+        checkout) raises."""
         return await sql.insert_unless_conflict(
-            self.session, payment, on=("processor", "processor_id")
+            self.session, payment, on=("processor", "processor_id"), writes=writes
         )
 
     async def by_processor_id(self, processor: str, processor_id: str) -> Payment | None:
