@@ -154,3 +154,33 @@ async def test_writes_that_fail_leave_nothing(
         async with session_scope(sessionmaker) as session:
             await writes.run(session)
     assert await _slugs(sessionmaker, first.slug) == set()
+
+
+async def test_writes_ride_along_with_an_insert_that_reports_its_conflict(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    renamed, taken = _organization(), _organization()
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [renamed, taken])
+    fresh, twin = _organization(), _organization()
+    twin.slug = taken.slug
+    async with session_scope(sessionmaker) as session:
+        writes = sql.Writes()
+        renamed.name = "Written with the insert"
+        await sql.update(session, renamed, ["name"], writes)
+        assert await sql.insert_unless_conflict(session, fresh, on=["slug"], writes=writes)
+        other = sql.Writes()
+        other.add("UPDATE organizations SET name = $2 WHERE id = $1", taken.id, "Still written")
+        assert not await sql.insert_unless_conflict(session, twin, on=["slug"], writes=other)
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(Organization.slug, Organization.name).where(
+                Organization.slug.in_([renamed.slug, taken.slug, fresh.slug])
+            )
+        )
+        names = {slug: name for slug, name in rows}
+    assert names == {
+        renamed.slug: "Written with the insert",
+        taken.slug: "Still written",
+        fresh.slug: fresh.name,
+    }
