@@ -102,9 +102,8 @@ async def test_writes_run_as_one_statement_and_constraints_hold_at_its_end(
     async with session_scope(sessionmaker) as session:
         await sql.insert(session, [renamed])
     many = [_organization(settings={"n": n, "none": None}) for n in range(3)]
-    one = _organization(email="one@example.com")
-    product = Product(organization_id=one.id or uuid.uuid4(), name="Alongside", user_metadata={})
-    one.id = product.organization_id
+    one = _organization(id=uuid.uuid4(), email="one@example.com")
+    product = Product(organization_id=one.id, name="Alongside", user_metadata={})
     writes = sql.Writes()
     writes.insert(many)
     # The product references an organization inserted by the same statement.

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
+from itertools import chain, groupby
 
 import asyncpg
 from sqlalchemy import Select, select
@@ -247,9 +247,9 @@ class CheckoutRepository(TenantRepository[Checkout]):
         self, organization_id: uuid.UUID, price_id: uuid.UUID
     ) -> uuid.UUID | None:
         """The product of ``price_id`` among those this transaction or process holds."""
-        held = dict(_CATALOG.get(self.session, organization_id) or {})
-        held.update(transaction_cache(self.session, "products"))
-        for product in held.values():
+        catalog = _CATALOG.get(self.session, organization_id) or {}
+        held: dict[uuid.UUID, Product] = transaction_cache(self.session, "products")
+        for product in chain(held.values(), catalog.values()):
             if any(price.id == price_id for price in product.prices):
                 return product.id
         return None

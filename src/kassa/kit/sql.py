@@ -15,6 +15,7 @@ the session, so changing one changes nothing until its repository writes it (``i
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -178,24 +179,17 @@ def _insert_parameters(table: _Table, row: object) -> list[object]:
 async def insert(
     session: AsyncSession, rows: Sequence[object], writes: Writes | None = None
 ) -> None:
-    """Insert new instances of one mapped class (every column) in one round trip, or with
+    """Insert new instances of one mapped class (every column) in one statement, or with
     ``writes`` when they run."""
-    if not rows:
-        return
     if writes is not None:
         writes.insert(rows)
         return
-    table = _table(type(rows[0]))
-    parameters = [_insert_parameters(table, row) for row in rows]
-    raw = await connection(session)
-    if len(parameters) == 1:
-        await raw.execute(table.insert, *parameters[0])
-    else:
-        await raw.executemany(table.insert, parameters)
+    now = Writes()
+    now.insert(rows)
+    await now.run(session)
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
-_COMBINED: dict[tuple[str, ...], str] = {}
 
 
 @dataclass
@@ -243,14 +237,15 @@ class Writes:
 
     def _combined(self) -> tuple[str, list[object]]:
         statements, self.statements = self.statements, []
-        key = tuple(statement for statement, _ in statements)
-        combined = _COMBINED.get(key)
-        if combined is None:
-            combined = _COMBINED[key] = _combine(key, [len(a) for _, a in statements])
+        combined = _combine(
+            tuple(statement for statement, _ in statements),
+            tuple(len(arguments) for _, arguments in statements),
+        )
         return combined, [argument for _, arguments in statements for argument in arguments]
 
 
-def _combine(statements: Sequence[str], counts: Sequence[int]) -> str:
+@functools.lru_cache(maxsize=256)
+def _combine(statements: tuple[str, ...], counts: tuple[int, ...]) -> str:
     renumbered: list[str] = []
     offset = 0
     for statement, count in zip(statements, counts, strict=True):
@@ -287,9 +282,8 @@ async def insert_unless_conflict(
     parameters = _insert_parameters(table, row)
     target = f" ({', '.join(on)})" if on else ""
     statement = f"{table.insert} ON CONFLICT{target} DO NOTHING RETURNING true"
-    if writes is not None:
-        return bool(await writes.fetchval(session, statement, *parameters))
-    return bool(await (await connection(session)).fetchval(statement, *parameters))
+    alongside = Writes() if writes is None else writes
+    return bool(await alongside.fetchval(session, statement, *parameters))
 
 
 async def update(

@@ -92,10 +92,12 @@ def build_paid_order(
 async def insert_orders(
     session: AsyncSession, orders: Sequence[Order], writes: sql.Writes | None = None
 ) -> None:
-    """Insert built orders and their items (two round trips for any number of orders), or
-    with ``writes``."""
-    await sql.insert(session, orders, writes)
-    await sql.insert(session, [item for order in orders for item in order.items], writes)
+    """Insert built orders and their items in one statement, or with ``writes``."""
+    together = sql.Writes() if writes is None else writes
+    together.insert(orders)
+    together.insert([item for order in orders for item in order.items])
+    if writes is None:
+        await together.run(session)
 
 
 async def create_paid_order(

@@ -22,7 +22,9 @@ async def receive(
     from kassa.jobs.queue import enqueue
     from kassa.payments.jobs import ProcessEvent, settle_processor_events
 
-    event = ProcessorEvent(processor=processor, event_id=event_id, type=event_type, payload=payload)
+    event = sql.value(
+        ProcessorEvent, processor=processor, event_id=event_id, type=event_type, payload=payload
+    )
     if not await sql.insert_unless_conflict(session, event, on=("processor", "event_id")):
         return False
     await enqueue(session, settle_processor_events, ProcessEvent(inbox_id=event.id))
