@@ -26,7 +26,7 @@ async def test_requests_to_one_origin_queue_for_a_place_without_timing_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sending, "_origins", sending._Origins(2))
-    receiver.default = Reply(200, delay=0.4)
+    receiver.default = Reply(200, delay=1.0)
     for _ in range(4):
         response = await client.post("/v1/products/", headers=hooked.tenant.headers, json=PRODUCT)
         assert response.status_code == 201
@@ -36,11 +36,12 @@ async def test_requests_to_one_origin_queue_for_a_place_without_timing_out(
             session,
             [e.id for e in events],
             http,
-            settings_with(webhooks_timeout_seconds=0.6),  # less than two replies take
+            # More than one reply takes, with room for a loaded machine; less than two replies take.
+            settings_with(webhooks_timeout_seconds=1.5),
         )
     assert [o.status for o in outcomes.values()] == ["delivered"] * 4
     arrivals = sorted(r.at for r in receiver.received)
     # Two at once, then the other two once the first ones were answered.
-    assert arrivals[1] - arrivals[0] < 0.2
-    assert arrivals[2] - arrivals[0] >= 0.35
+    assert arrivals[1] - arrivals[0] < 0.5
+    assert arrivals[2] - arrivals[0] >= 0.9
     assert sending._origins._slots == {}  # nothing left behind
