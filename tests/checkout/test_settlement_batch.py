@@ -6,14 +6,16 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.checkout.settlement_batch import settle_many
+from kassa.kit import sql
 from kassa.kit.db import session_scope
 from kassa.models import Order, Payment, ProcessorEvent, WebhookEvent
 from kassa.payments import inbox, sandbox
 from kassa.payments.events import payment_intent_event
+from kassa.payments.jobs import ProcessEvent
 from tests.checkout.conftest import (
     JSON,
     RunJobs,
@@ -160,3 +162,58 @@ async def test_a_batch_settles_plain_successes_and_hands_back_the_rest(
     assert order_count is True
     plain_state = await client.get(f"/v1/checkouts/{plain['id']}", headers=tenant.headers)
     assert plain_state.json()["status"] == "succeeded"
+
+
+async def _settlement_jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> set[uuid.UUID]:
+    """The inbox ids of the settlement jobs still queued or running."""
+    async with sessionmaker() as session:
+        payloads = await session.scalars(
+            text("SELECT payload FROM pgqueuer WHERE entrypoint LIKE '%settle_processor_events'")
+        )
+        return {ProcessEvent.model_validate_json(p).inbox_id for p in payloads}
+
+
+async def test_an_event_stored_alongside_other_writes_is_stored_once_and_settled_once(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: RunJobs,
+) -> None:
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    assert (await confirm(client, checkout)).status_code == 200  # its event rode with the confirm
+    [(event_id, (inbox_id, intent, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
+    before = await _settlement_jobs(sessionmaker)
+    assert uuid.UUID(inbox_id) in before
+
+    async with session_scope(sessionmaker) as session:
+        writes = sql.Writes()
+        sent = await sandbox.send_event(
+            session,
+            intent,
+            "payment_intent.succeeded",
+            amount=2500,
+            currency="usd",
+            metadata={"kassa_checkout_id": checkout["id"]},
+            writes=writes,
+        )
+        await writes.run(session)
+    assert sent
+    events = await _inbox(sessionmaker, [checkout["id"]])
+    assert list(events) == [event_id]  # the same event id: not stored again
+    [extra] = await _settlement_jobs(sessionmaker) - before  # yet its job was enqueued
+    async with session_scope(sessionmaker) as session:
+        assert await settle_many(session, [extra]) == []  # and finds nothing
+
+    async def settled() -> bool:
+        outcome = (await _inbox(sessionmaker, [checkout["id"]]))[event_id][2]
+        return outcome is not None and not {uuid.UUID(inbox_id), extra} & (
+            await _settlement_jobs(sessionmaker)
+        )
+
+    await run_jobs(settled)
+    async with sessionmaker() as session:
+        orders = await session.scalar(
+            select(func.count()).where(Order.checkout_id == uuid.UUID(checkout["id"]))
+        )
+    assert orders == 1

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.config import Settings
-from kassa.jobs.queue import enqueue, enqueue_many
+from kassa.jobs.queue import enqueue, enqueue_many, enqueue_with
+from kassa.kit import sql
 from kassa.kit.db import session_scope
 from tests.conftest import _libpq_kwargs
 from tests.jobs.conftest import eventually, running_worker
@@ -88,6 +89,39 @@ async def test_a_job_enqueued_in_a_rolled_back_transaction_never_exists(
         assert seen == 0
     finally:
         await other.close()
+
+
+async def test_a_job_rides_in_the_statement_of_other_writes_and_commits_with_them(
+    jobs_sessionmaker: Sessionmaker, jobs_database_url: str, job_settings: Settings
+) -> None:
+    before = enqueued_total()
+    async with jobs_sessionmaker() as session:
+        writes = sql.Writes()
+        enqueue_with(session, writes, record, Note(key="rolled-back-with"))
+        await writes.run(session)
+        await session.rollback()
+    assert enqueued_total() == before
+    async with session_scope(jobs_sessionmaker) as session:
+        writes = sql.Writes()
+        enqueue_with(session, writes, record, Note(key="ridden"))
+        writes.add("INSERT INTO job_test_effects (key, attempt, pid) VALUES ($1, 0, 0)", "beside")
+        await writes.run(session)
+    assert enqueued_total() == before + 1
+    async with jobs_sessionmaker() as session:
+        queued = await session.execute(
+            text(
+                "SELECT job.payload, log.status FROM pgqueuer job"
+                " JOIN pgqueuer_log log ON log.job_id = job.id WHERE job.entrypoint = :entrypoint"
+            ),
+            {"entrypoint": "tests.jobs.handlers:record"},
+        )
+        [(payload, status)] = list(queued)
+        assert Note.model_validate_json(payload) == Note(key="ridden") and status == "queued"
+    assert await effects(jobs_sessionmaker, "beside") == [(0, 0)]
+
+    async with running_worker(jobs_database_url, job_settings):
+        await eventually(lambda: effects(jobs_sessionmaker, "ridden"))
+    assert await effects(jobs_sessionmaker, "rolled-back-with") == []
 
 
 async def test_the_payload_is_validated_before_anything_is_inserted(

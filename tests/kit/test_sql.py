@@ -183,3 +183,61 @@ async def test_writes_ride_along_with_an_insert_that_reports_its_conflict(
         taken.slug: "Still written",
         fresh.slug: fresh.name,
     }
+
+
+async def test_a_statement_with_its_own_with_queries_goes_last_and_keeps_them(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    renamed = _organization()
+    async with session_scope(sessionmaker) as session:
+        await sql.insert(session, [renamed])
+    added = _organization()
+    writes = sql.Writes()
+    writes.add(
+        "WITH changed AS (UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id)"
+        " SELECT count(*) FROM changed",
+        renamed.id,
+        "Renamed by a WITH query",
+    )
+    writes.insert([added])  # added after it, sent before it
+    async with sessionmaker() as session:
+        with pytest.raises(ValueError, match="goes last"):  # refused before anything is added
+            await writes.fetchval(session, "SELECT 1")
+    async with session_scope(sessionmaker) as session:
+        await writes.run(session)
+    async with sessionmaker() as session:
+        stored = await session.get(Organization, renamed.id)
+        assert stored is not None and stored.name == "Renamed by a WITH query"
+    assert await _slugs(sessionmaker, added.slug) == {added.slug}
+
+    two = sql.Writes()
+    two.add("WITH a AS (SELECT 1) SELECT * FROM a")
+    two.add("WITH b AS (SELECT 2) SELECT * FROM b")
+    two.insert([_organization()])
+    with pytest.raises(ValueError, match="only one"):
+        async with session_scope(sessionmaker) as session:
+            await two.run(session)
+
+
+async def test_upsert_inserts_or_sets_only_the_named_attributes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = _organization(email="first@example.com")
+    async with session_scope(sessionmaker) as session:
+        writes = sql.Writes()
+        writes.upsert(first, on=["slug"], keys=["name"])
+        await writes.run(session)
+    again = Organization(name="Upserted", slug=first.slug, email="ignored@example.com")
+    async with session_scope(sessionmaker) as session:
+        writes = sql.Writes()
+        writes.upsert(again, on=["slug"], keys=["name"])
+        writes.insert_unless_conflict(Organization(name="Skipped", slug=first.slug), on=["slug"])
+        await writes.run(session)
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(select(Organization).where(Organization.slug == first.slug))
+        ).scalars()
+        [stored] = list(rows)
+    assert stored.id == first.id  # the row inserted first, updated
+    assert stored.name == "Upserted" and stored.email == "first@example.com"
+    assert stored.modified_at is not None  # set, as every update sets it

@@ -33,11 +33,12 @@ from kassa.webhook.schemas import WebhookEventType
 async def confirm_checkout(
     session: AsyncSession, client_secret: str, body: CheckoutConfirm
 ) -> Checkout:
-    checkout = await service.get_by_client_secret(session, client_secret, lock=True, nowait=True)
+    email = body.customer_email if "customer_email" in body.model_fields_set else None
+    checkout, lookup = await service.lock_for_confirm(session, client_secret, email)
     service.ensure_open(checkout)
     await service.update_checkout(session, checkout, body, save=False)
     _check_complete(checkout)
-    customer = await find_or_create_customer(session, checkout)
+    customer = await find_or_create_customer(session, checkout, lookup)
     checkout.customer_id = customer.id
     repository = CheckoutRepository(session)
     discount = await _redeem_discount(session, checkout)
@@ -49,6 +50,9 @@ async def confirm_checkout(
             ("body", "confirmation_token_id"), "A payment method is required to pay."
         )
     processor = processor_for(checkout.processor)
+    # The request's writes from here on go as one statement: the sandbox's event and its job,
+    # the checkout, the payment.
+    writes = sql.Writes()
     try:
         attempt = await processor.create_payment(
             session,
@@ -66,6 +70,7 @@ async def confirm_checkout(
                     "kassa_organization_id": str(checkout.organization_id),
                 },
             ),
+            writes,
         )
     except PaymentProcessorError as error:
         if isinstance(error, KassaError):
@@ -79,10 +84,8 @@ async def confirm_checkout(
     else:
         checkout.payment_error = None
         checkout.status = "confirmed"
-    # The checkout is written in the payment's insert statement: one round trip.
-    writes = sql.Writes()
     await repository.save(checkout, writes)
-    payment = await _record_payment(
+    _record_payment(
         session,
         checkout,
         attempt,
@@ -93,11 +96,12 @@ async def confirm_checkout(
         else "pending",
         writes=writes,
     )
+    await writes.run(session)
     if declined:
         if discount is not None:
             await discount_service.release(session, discount, checkout_id=checkout.id)
         raise PaymentError(decline_message)
-    transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = payment.next_action_url
+    transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = attempt.next_action_url
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return checkout
 
@@ -127,42 +131,33 @@ async def _redeem_discount(session: AsyncSession, checkout: Checkout) -> Discoun
     return discount
 
 
-async def _record_payment(
+def _record_payment(
     session: AsyncSession,
     checkout: Checkout,
     attempt: PaymentAttempt,
     status: str,
     writes: sql.Writes,
-) -> Payment:
-    """The payment row for this attempt (a value), inserted with ``writes``; when the
-    processor returned an intent Kassa already knows (a retried attempt), that row, updated."""
-    fields = {
-        "status": status,
-        "card_brand": attempt.card_brand,
-        "card_last4": attempt.card_last4,
-        "next_action_url": attempt.next_action_url,
-        "decline_reason": attempt.decline_code if status == "failed" else None,
-        "decline_message": attempt.decline_message if status == "failed" else None,
-    }
-    payment = Payment(
-        organization_id=checkout.organization_id,
-        checkout_id=checkout.id,
-        customer_id=checkout.customer_id,
-        processor=checkout.processor,
-        processor_id=attempt.processor_id,
-        amount=checkout.total_amount,
-        currency=checkout.currency,
-        **fields,
+) -> None:
+    """The payment row for this attempt, written with ``writes``: inserted, or when the
+    processor returned an intent Kassa already knows (a retried attempt), that row updated."""
+    PaymentRepository(session).record_attempt(
+        Payment(
+            organization_id=checkout.organization_id,
+            checkout_id=checkout.id,
+            customer_id=checkout.customer_id,
+            processor=checkout.processor,
+            processor_id=attempt.processor_id,
+            amount=checkout.total_amount,
+            currency=checkout.currency,
+            status=status,
+            card_brand=attempt.card_brand,
+            card_last4=attempt.card_last4,
+            next_action_url=attempt.next_action_url,
+            decline_reason=attempt.decline_code if status == "failed" else None,
+            decline_message=attempt.decline_message if status == "failed" else None,
+        ),
+        writes,
     )
-    repository = PaymentRepository(session)
-    if await repository.insert_unless_known(payment, writes):
-        return payment
-    known = await repository.by_processor_id(checkout.processor, attempt.processor_id)
-    assert known is not None
-    for name, value in fields.items():
-        setattr(known, name, value)
-    await repository.save(known, tuple(fields))
-    return known
 
 
 async def _succeed_without_payment(session: AsyncSession, checkout: Checkout) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.checkout.repository import CustomerLookup
 from kassa.customer.repository import CustomerRepository
 from kassa.customer.schemas import CustomerCreate
 from kassa.customer.service import announce_created, new_customer
@@ -12,17 +13,29 @@ from kassa.kit.errors import ValidationFailed
 from kassa.models import Checkout, Customer
 
 
-async def find_or_create_customer(session: AsyncSession, checkout: Checkout) -> Customer:
+async def find_or_create_customer(
+    session: AsyncSession, checkout: Checkout, lookup: CustomerLookup | None = None
+) -> Customer:
     """The checkout's customer: the one it names, else found by external id or email, else a
     new one. A concurrent checkout creating the same customer makes the insert a no-op
-    (``ON CONFLICT DO NOTHING``); the winner's row is read instead."""
+    (``ON CONFLICT DO NOTHING``); the winner's row is read instead.
+
+    ``lookup`` (made with the checkout's lock) stands for the first search when it was made
+    with the keys the checkout has now."""
     repository = CustomerRepository(session)
-    if checkout.customer_id is not None:
+    answered = lookup is not None and lookup.answers(checkout)
+    if checkout.customer_id is not None and not answered:
         customer = await repository.live(checkout.organization_id, checkout.customer_id)
         if customer is not None:
             return customer
-    for _ in range(2):
-        found = await _find_customer(repository, checkout)
+    for attempt in range(2):
+        if answered and attempt == 0:
+            assert lookup is not None
+            found = lookup.customer
+            if found is not None and lookup.matched_by == _BY_EMAIL:
+                _check_email_match(found, checkout)
+        else:
+            found = await _find_customer(repository, checkout)
         if found is not None:
             return found
         customer = new_customer(
@@ -53,10 +66,20 @@ async def _find_customer(repository: CustomerRepository, checkout: Checkout) -> 
             return found
         # An email of another external customer cannot be reused for this one.
     found = await repository.live_by_email(organization_id, str(checkout.customer_email))
-    if found is not None and checkout.external_customer_id is not None and found.external_id:
+    if found is not None:
+        _check_email_match(found, checkout)
+    return found
+
+
+_BY_EMAIL = 3  # CustomerLookup.matched_by
+
+
+def _check_email_match(found: Customer, checkout: Checkout) -> None:
+    """A customer found by email (no customer has the checkout's external id) is not this
+    checkout's when it has an external id of its own."""
+    if checkout.external_customer_id is not None and found.external_id:
         raise ValidationFailed.field(
             ("body", "customer_email"),
             "This email belongs to a customer with another external id.",
             checkout.customer_email,
         )
-    return found

@@ -38,6 +38,23 @@ _WITH_ORGANIZATION = (
     f"SELECT c.*, {sql.columns(Organization, 'o', 'o_')} FROM checkouts c "  # noqa: S608
     "JOIN organizations o ON o.id = c.organization_id WHERE c.client_secret = $1"
 )
+# A confirm locks its checkout and, in the same round trip, looks up the live customer it is
+# for, in the order ``find_or_create_customer`` asks: the one it names (1), else the one with
+# its external id (2), else with its email (3: ``$2``, the email the confirm brings, or the
+# checkout's). The keys it looked up with come back too.
+_FOR_CONFIRM = (
+    f"SELECT c.*, {sql.columns(Organization, 'o', 'o_')}, "  # noqa: S608
+    f"{sql.columns(Customer, 'cu', 'cu_')}, cu.matched_by AS cu_matched_by, "
+    "coalesce($2, c.customer_email) AS looked_up_email FROM checkouts c "
+    "JOIN organizations o ON o.id = c.organization_id "
+    "LEFT JOIN LATERAL (SELECT customers.*, CASE WHEN id = c.customer_id THEN 1 "
+    "WHEN external_id = c.external_customer_id THEN 2 ELSE 3 END AS matched_by "
+    "FROM customers WHERE organization_id = c.organization_id AND deleted_at IS NULL "
+    "AND (id = c.customer_id OR external_id = c.external_customer_id "
+    "OR lower(email) = lower(coalesce($2, c.customer_email))) "
+    "ORDER BY matched_by LIMIT 1) cu ON true "
+    "WHERE c.client_secret = $1 FOR UPDATE OF c NOWAIT"
+)
 _PRODUCTS = (
     f"SELECT {sql.columns(Product, 'p', 'p_')}, {sql.columns(ProductPrice, 'pp', 'pp_')}, "  # noqa: S608
     "o.catalog_version FROM products p JOIN organizations o ON o.id = p.organization_id "
@@ -63,6 +80,24 @@ class PayingCheckout:
     checkout: Checkout
     customer: Customer | None
     has_order: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLookup:
+    """The live customer found for a checkout's keys (customer id, external id, email), and
+    how: 1 named by the checkout, 2 by external id, 3 by email."""
+
+    customer_id: uuid.UUID | None
+    external_id: str | None
+    email: str | None
+    customer: Customer | None
+    matched_by: int | None
+
+    def answers(self, checkout: Checkout) -> bool:
+        """Whether it was looked up with the keys the checkout has now."""
+        email = None if checkout.customer_email is None else str(checkout.customer_email)
+        keys = (checkout.customer_id, checkout.external_customer_id, email)
+        return (self.customer_id, self.external_id, self.email) == keys
 
 
 class CheckoutRepository(TenantRepository[Checkout]):
@@ -117,12 +152,35 @@ class CheckoutRepository(TenantRepository[Checkout]):
         query = _WITH_ORGANIZATION
         if lock:
             query += " FOR UPDATE OF c NOWAIT" if nowait else " FOR UPDATE OF c"
-        try:
-            row = await (await sql.connection(self.session)).fetchrow(query, client_secret)
-        except asyncpg.LockNotAvailableError as error:
-            raise CheckoutLocked() from error
+        row = await self._fetch_locking(query, client_secret)
+        return None if row is None else self._with_organization(row)
+
+    async def lock_for_confirm(
+        self, client_secret: str, email: str | None
+    ) -> tuple[Checkout, CustomerLookup] | None:
+        """The checkout locked as ``by_client_secret(lock=True, nowait=True)`` locks it, and
+        its customer looked up with ``email`` (or the checkout's own email when None)."""
+        row = await self._fetch_locking(_FOR_CONFIRM, client_secret, email)
         if row is None:
             return None
+        checkout = self._with_organization(row)
+        found = row["cu_id"] is not None
+        lookup = CustomerLookup(
+            customer_id=checkout.customer_id,
+            external_id=checkout.external_customer_id,
+            email=row["looked_up_email"],
+            customer=sql.instance(Customer, row, "cu_") if found else None,
+            matched_by=row["cu_matched_by"],
+        )
+        return checkout, lookup
+
+    async def _fetch_locking(self, query: str, *args: object) -> asyncpg.Record | None:
+        try:
+            return await (await sql.connection(self.session)).fetchrow(query, *args)
+        except asyncpg.LockNotAvailableError as error:
+            raise CheckoutLocked() from error
+
+    def _with_organization(self, row: asyncpg.Record) -> Checkout:
         organization = sql.instance(Organization, row, "o_")
         transaction_cache(self.session, "organizations")[organization.id] = organization
         versioned.remember_both(

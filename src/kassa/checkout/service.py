@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import pricing
 from kassa.checkout.errors import ExpiredCheckoutError, NotOpenCheckout
-from kassa.checkout.repository import CheckoutRepository
+from kassa.checkout.repository import CheckoutRepository, CustomerLookup
 from kassa.checkout.schemas import (
     CheckoutCreate,
     CheckoutListFilters,
@@ -239,6 +239,21 @@ async def get_by_client_secret(
     checkout = await CheckoutRepository(session).by_client_secret(
         client_secret, lock=lock, nowait=nowait
     )
+    return _found(checkout)
+
+
+async def lock_for_confirm(
+    session: AsyncSession, client_secret: str, email: str | None
+) -> tuple[Checkout, CustomerLookup]:
+    """The checkout, locked (``CheckoutLocked`` when another transaction holds it), and its
+    customer looked up with ``email`` or the checkout's own."""
+    locked = await CheckoutRepository(session).lock_for_confirm(client_secret, email)
+    if locked is None:
+        raise ResourceNotFound()
+    return _found(locked[0]), locked[1]
+
+
+def _found(checkout: Checkout | None) -> Checkout:
     if checkout is None:
         raise ResourceNotFound()
     if is_expired(checkout):

@@ -135,6 +135,35 @@ async def enqueue_definition(
     raise RuntimeError(f"could not enqueue {definition.name}: dedupe keys kept conflicting")
 
 
+def enqueue_with(
+    session: AsyncSession,
+    writes: sql.Writes,
+    handler: JobFunction[P] | BatchFunction[P],
+    payload: P,
+    *,
+    priority: int = 0,
+) -> None:
+    """Enqueue ``handler(payload)`` in the statement ``writes`` sends (pgqueuer's own insert,
+    as its last part), so the job commits with them and costs no round trip of its own.
+
+    No dedupe key: resolving a conflict on one needs statements of its own (``enqueue``).
+    """
+    definition = definition_of(handler)
+    writes.add(
+        _ENQUEUE,
+        [priority],
+        [definition.name],
+        [definition.encode(payload)],
+        [timedelta(0)],
+        [None],
+        ["null"],  # no headers, as pgqueuer sends them: JSON text
+    )
+    _count_on_commit(session, definition.name, 1)
+
+
+_ENQUEUE = _QBQ.build_enqueue_query("raise")  # no dedupe key, so nothing to conflict on
+
+
 def _count_on_commit(session: AsyncSession, entrypoint: str, count: int) -> None:
     """Count enqueued jobs in the metrics only once their transaction has committed."""
     pending: Counter[str] = session.sync_session.info.setdefault(_PENDING_KEY, Counter())

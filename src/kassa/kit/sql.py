@@ -83,6 +83,7 @@ class _Table:
 
 _TABLES: dict[type[Any], _Table] = {}
 _UPDATES: dict[tuple[type[Any], tuple[str, ...]], str] = {}
+_UPSERTS: dict[tuple[type[Any], tuple[str, ...], tuple[str, ...]], str] = {}
 
 
 def _table(model: type[Any]) -> _Table:
@@ -190,6 +191,7 @@ async def insert(
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_LEADING_WITH = re.compile(r"\s*WITH\s", re.IGNORECASE)
 
 
 @dataclass
@@ -202,6 +204,10 @@ class Writes:
     constraints are checked at the end of the statement, after all of them (an order item
     may reference an order inserted alongside). Parameters are ``$n``; no statement may
     contain a ``$`` of its own (a literal, a dollar quote).
+
+    One statement may bring ``WITH`` queries of its own (not ``RECURSIVE``), as pgqueuer's
+    enqueue does: it goes last, its queries joining the combined ``WITH`` list after the others
+    (data-modifying ``WITH`` queries are allowed only at the top level).
     """
 
     statements: list[tuple[str, Sequence[object]]] = field(default_factory=list)
@@ -223,6 +229,22 @@ class Writes:
                 table.insert_arrays, *(list(column) for column in zip(*parameters, strict=True))
             )
 
+    def insert_unless_conflict(self, row: object, on: Sequence[str] = ()) -> None:
+        """Insert a new instance unless that violates a unique constraint (then nothing): the
+        one over the columns ``on``, or with none given any of the table's."""
+        table = _table(type(row))
+        self.add(_unless_conflict(table, on), *_insert_parameters(table, row))
+
+    def upsert(self, row: Any, on: Sequence[str], keys: Sequence[str]) -> None:
+        """Insert a new instance, or where its columns ``on`` match a row, set that row's
+        attributes ``keys`` (and the columns every update sets) to the instance's."""
+        model: type[Any] = type(row)
+        table = _table(model)
+        # The columns every update sets take their update value only where the row exists.
+        touched = [onupdate.arg(None) for key, onupdate in table.onupdate if key not in keys]
+        statement = _upsert(model, tuple(on), tuple(keys))
+        self.add(statement, *_insert_parameters(table, row), *touched)
+
     async def run(self, session: AsyncSession) -> None:
         if self.statements:
             combined, arguments = self._combined()
@@ -231,12 +253,18 @@ class Writes:
     async def fetchval(self, session: AsyncSession, statement: str, *arguments: object) -> Any:
         """Run these writes with ``statement`` as the last (which sees none of their changes
         either); its first column of its first row."""
+        if any(_LEADING_WITH.match(earlier) for earlier, _ in self.statements):
+            raise ValueError("a statement with WITH queries of its own goes last: use run()")
         self.add(statement, *arguments)
         combined, all_arguments = self._combined()
         return await (await connection(session)).fetchval(combined, *all_arguments)
 
     def _combined(self) -> tuple[str, list[object]]:
         statements, self.statements = self.statements, []
+        led = [entry for entry in statements if _LEADING_WITH.match(entry[0])]
+        if len(led) > 1:
+            raise ValueError("only one statement of Writes may have WITH queries of its own")
+        statements = [entry for entry in statements if not _LEADING_WITH.match(entry[0])] + led
         combined = _combine(
             tuple(statement for statement, _ in statements),
             tuple(len(arguments) for _, arguments in statements),
@@ -259,6 +287,9 @@ def _combine(statements: tuple[str, ...], counts: tuple[int, ...]) -> str:
     if not earlier:
         return last
     queries = ",\n".join(f"write_{n} AS ({text})" for n, text in enumerate(earlier))
+    led = _LEADING_WITH.match(last)
+    if led is not None:
+        return f"WITH {queries},\n{last[led.end() :]}"
     return f"WITH {queries}\n{last}"
 
 
@@ -279,11 +310,30 @@ async def insert_unless_conflict(
     over the columns ``on``, or with none given any of the table's. With ``writes``, they run
     in the same statement."""
     table = _table(type(row))
-    parameters = _insert_parameters(table, row)
-    target = f" ({', '.join(on)})" if on else ""
-    statement = f"{table.insert} ON CONFLICT{target} DO NOTHING RETURNING true"
+    statement = f"{_unless_conflict(table, on)} RETURNING true"
     alongside = Writes() if writes is None else writes
-    return bool(await alongside.fetchval(session, statement, *parameters))
+    return bool(await alongside.fetchval(session, statement, *_insert_parameters(table, row)))
+
+
+def _upsert(model: type[Any], on: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    statement = _UPSERTS.get((model, on, keys))
+    if statement is None:
+        table = _table(model)
+        column_of = dict(zip(table.keys, (c.name for c in table.columns), strict=True))
+        assigned = [f"{column_of[key]} = EXCLUDED.{column_of[key]}" for key in keys]
+        touched = [key for key, _ in table.onupdate if key not in keys]
+        assigned += [
+            f"{column_of[key]} = ${n}" for n, key in enumerate(touched, len(table.keys) + 1)
+        ]
+        assignments = ", ".join(assigned)
+        statement = f"{table.insert} ON CONFLICT ({', '.join(on)}) DO UPDATE SET {assignments}"
+        _UPSERTS[(model, on, keys)] = statement
+    return statement
+
+
+def _unless_conflict(table: _Table, on: Sequence[str]) -> str:
+    target = f" ({', '.join(on)})" if on else ""
+    return f"{table.insert} ON CONFLICT{target} DO NOTHING"
 
 
 async def update(

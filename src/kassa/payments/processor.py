@@ -14,6 +14,8 @@ from typing import Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.kit.sql import Writes
+
 AttemptStatus = Literal["processing", "requires_action", "declined"]
 SettlementStatus = Literal["succeeded", "failed"]
 
@@ -63,11 +65,12 @@ class PaymentProcessor(Protocol):
     name: str
 
     async def create_payment(
-        self, session: AsyncSession, request: PaymentRequest
+        self, session: AsyncSession, request: PaymentRequest, writes: Writes | None = None
     ) -> PaymentAttempt:
         """Charge ``request.confirmation_token`` (at most once per idempotency key). ``session``
         is the caller's transaction; only the sandbox, which plays the remote side too, uses
-        it to send its settlement event iff the payment is recorded."""
+        it to send its settlement event iff the payment is recorded (with ``writes``, in the
+        statement they send)."""
         ...
 
 

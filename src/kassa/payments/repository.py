@@ -12,29 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.kit import sql
 from kassa.models import Payment, ProcessorEvent
 
-_BY_PROCESSOR_ID = "SELECT * FROM payments WHERE processor = $1 AND processor_id = $2"
+# What a processor's answer to one attempt sets on its payment.
+ATTEMPT_FIELDS = (
+    "status",
+    "card_brand",
+    "card_last4",
+    "next_action_url",
+    "decline_reason",
+    "decline_message",
+)
 
 
 class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_unless_known(self, payment: Payment, writes: sql.Writes | None = None) -> bool:
-        """Insert a new payment (with ``writes`` in the same statement); False when the
-        processor's id is already recorded. Any other conflict (a second live payment of a
-        checkout) raises."""
-        return await sql.insert_unless_conflict(
-            self.session, payment, on=("processor", "processor_id"), writes=writes
-        )
-
-    async def by_processor_id(self, processor: str, processor_id: str) -> Payment | None:
-        row = await (await sql.connection(self.session)).fetchrow(
-            _BY_PROCESSOR_ID, processor, processor_id
-        )
-        return None if row is None else sql.instance(Payment, row)
-
-    async def save(self, payment: Payment, keys: Sequence[str]) -> None:
-        await sql.update(self.session, payment, keys)
+    def record_attempt(self, payment: Payment, writes: sql.Writes) -> None:
+        """Insert a new payment with ``writes``; when the processor's id is already recorded
+        (a retried attempt), update that row's outcome instead (``ATTEMPT_FIELDS``). Any other
+        conflict (a second live payment of a checkout) raises."""
+        writes.upsert(payment, on=("processor", "processor_id"), keys=ATTEMPT_FIELDS)
 
     async def lock_by_processor_ids(self, keys: Sequence[tuple[str, str]]) -> list[Payment]:
         """Lock the payments of the given ``(processor, processor_id)`` pairs, in id order."""

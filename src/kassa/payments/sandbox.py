@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.kit.sql import Writes
 from kassa.payments import inbox
 from kassa.payments.events import payment_intent_event
 from kassa.payments.processor import PaymentAttempt, PaymentRequest
@@ -95,7 +96,7 @@ class SandboxProcessor:
     name = NAME
 
     async def create_payment(
-        self, session: AsyncSession, request: PaymentRequest
+        self, session: AsyncSession, request: PaymentRequest, writes: Writes | None = None
     ) -> PaymentAttempt:
         processor_id = intent_id(request.idempotency_key)
         card = PAYMENT_METHODS.get(request.confirmation_token)
@@ -109,7 +110,8 @@ class SandboxProcessor:
         if card.outcome == "declined":
             error = {"code": "card_declined", "decline_code": str(card.decline_code)}
             error["message"] = str(card.message)
-            await send_event(session, processor_id, "payment_intent.payment_failed", request, error)
+            failed = "payment_intent.payment_failed"
+            await send_event(session, processor_id, failed, request, error, writes=writes)
             return PaymentAttempt(
                 processor_id,
                 "declined",
@@ -126,7 +128,7 @@ class SandboxProcessor:
                 card.last4,
                 next_action_url=f"/sandbox/authenticate/{processor_id}",
             )
-        await send_event(session, processor_id, "payment_intent.succeeded", request)
+        await send_event(session, processor_id, "payment_intent.succeeded", request, writes=writes)
         return PaymentAttempt(processor_id, "processing", card.brand, card.last4)
 
 
@@ -140,8 +142,11 @@ async def send_event(
     amount: int | None = None,
     currency: str | None = None,
     metadata: dict[str, str] | None = None,
+    writes: Writes | None = None,
 ) -> bool:
-    """Deliver the remote side's event into the inbox (at most once per intent and type)."""
+    """Deliver the remote side's event into the inbox (at most once per intent and type);
+    False when it was there already. With ``writes``, it goes in the statement they send, and
+    is reported as delivered."""
     payload: dict[str, Any] = payment_intent_event(
         f"evt_{processor_id}_{event_type.rsplit('.', 1)[-1]}",
         event_type,
@@ -152,4 +157,7 @@ async def send_event(
         created=int(time.time()),
         error=error,
     )
+    if writes is not None:
+        inbox.receive_with(session, writes, NAME, payload["id"], event_type, payload)
+        return True
     return await inbox.receive(session, NAME, payload["id"], event_type, payload)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.config import Settings
 from kassa.kit.errors import KassaError
+from kassa.kit.sql import Writes
 from kassa.payments.processor import PaymentAttempt, PaymentError, PaymentRequest
 
 NAME = "stripe"
@@ -143,7 +144,7 @@ class StripeProcessor:
         return _client(self._api_key, self._api_base)
 
     async def create_payment(
-        self, session: AsyncSession, request: PaymentRequest
+        self, session: AsyncSession, request: PaymentRequest, writes: Writes | None = None
     ) -> PaymentAttempt:
         client = self._stripe()
         try:
