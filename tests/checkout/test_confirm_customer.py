@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kassa.models import Customer, Payment
 from tests.checkout.conftest import JSON, confirm, create_checkout, create_product
 from tests.conftest import Tenant
+from tests.support.statements import record_statements
 
 
 async def _customer(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> JSON:
@@ -48,22 +48,16 @@ async def test_a_returning_customer_is_found_by_email_with_the_lock_in_one_round
     product = await create_product(client, tenant)
     checkout = await create_checkout(client, tenant, product_id=product["id"])
 
-    statements: list[str] = []
-    execute = asyncpg.Connection._execute
-
-    async def recorded(self: asyncpg.Connection[Any], query: str, *args: Any, **kw: Any) -> Any:
-        statements.append(query)
-        return await execute(self, query, *args, **kw)
-
-    monkeypatch.setattr(asyncpg.Connection, "_execute", recorded)
+    statements = record_statements(monkeypatch)
     response = await confirm(client, checkout, customer_email="returning@example.com")
     monkeypatch.undo()
     assert response.status_code == 200, response.text
     assert await _paid_for(client, tenant, checkout) == known["id"]
     # The lock with the customer's lookup, then every write in one statement.
-    assert len(statements) == 2, statements
-    assert "LEFT JOIN LATERAL" in statements[0] and "FOR UPDATE OF c NOWAIT" in statements[0]
-    assert statements[1].startswith("WITH write_0 AS (")
+    begin, lock, write, commit = statements
+    assert begin.startswith("BEGIN") and commit.startswith("COMMIT")
+    assert "LEFT JOIN LATERAL" in lock and "FOR UPDATE OF c NOWAIT" in lock
+    assert write.startswith("WITH write_0 AS (")
     assert await _customers(sessionmaker, tenant) == 1
 
 

@@ -33,7 +33,10 @@ class OrganizationAccessTokenRepository(TenantRepository[OrganizationAccessToken
 
     # Every authenticated request runs these: plain SQL (``kit.sql``).
     async def grant_by_hash(self, token_hash: bytes) -> TokenGrant | None:
-        row = await (await sql.connection(self.session)).fetchrow(_GRANT_BY_HASH, token_hash)
+        # A read that locks nothing: a request that then writes one statement (deferred, such
+        # as creating a checkout) makes no BEGIN and no COMMIT.
+        connection = await sql.reading_connection(self.session)
+        row = await connection.fetchrow(_GRANT_BY_HASH, token_hash)
         return None if row is None else TokenGrant(*row)
 
     async def touch(self, token_id: uuid.UUID, now: datetime) -> None:

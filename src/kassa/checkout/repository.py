@@ -225,8 +225,8 @@ class CheckoutRepository(TenantRepository[Checkout]):
         )
         return [sql.instance(Checkout, row) for row in rows]
 
-    async def insert(self, checkout: Checkout) -> None:
-        await sql.insert(self.session, [checkout])
+    async def insert(self, checkout: Checkout, writes: sql.Writes | None = None) -> None:
+        await sql.insert(self.session, [checkout], writes)
 
     async def save(self, checkout: Checkout, writes: sql.Writes | None = None) -> None:
         """Write a checkout read from this repository back, with everything that can change

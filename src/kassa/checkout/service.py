@@ -28,6 +28,7 @@ from kassa.config import get_settings
 from kassa.customer.repository import CustomerRepository
 from kassa.customer.tax_id import InvalidTaxID, parse_tax_id
 from kassa.discount import service as discount_service
+from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.kit.errors import ResourceNotFound, ValidationFailed
 from kassa.kit.pagination import PaginationParams
@@ -104,8 +105,13 @@ def _tax_id(value: str | None, address: dict[str, Any] | None, loc: Loc) -> str 
 
 
 async def create_checkout(
-    session: AsyncSession, organization_id: uuid.UUID, body: CheckoutCreate, base_url: str
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    body: CheckoutCreate,
+    base_url: str,
+    writes: sql.Writes | None = None,
 ) -> Checkout:
+    """A new checkout, inserted now or with ``writes``."""
     settings = get_settings()
     products, product, price = await _selection(session, organization_id, body)
     client_secret = new_client_secret()
@@ -169,7 +175,7 @@ async def create_checkout(
         amount_loc=("body", "amount"),
         discount_loc=("body", "discount_id"),
     )
-    await CheckoutRepository(session).insert(checkout)
+    await CheckoutRepository(session).insert(checkout, writes)
     return checkout
 
 

@@ -10,7 +10,6 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,6 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kassa.kit import sql
 
 
 class KassaError(Exception):
@@ -191,17 +192,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConnectionError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)  # every connection busy
     # The same failures raised by plain SQL on the session's connection (``kit.sql``).
-    for conflict in (
-        asyncpg.IntegrityConstraintViolationError,
-        asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
-    ):
+    for conflict in sql.CONFLICTS:
         app.add_exception_handler(conflict, _integrity_error)
-    for unavailable in (
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.OperatorInterventionError,  # shutdown, statement timeout
-        asyncpg.exceptions.InsufficientResourcesError,
-    ):
+    for unavailable in sql.UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

@@ -32,7 +32,21 @@ from kassa.kit.db import transaction_cache
 
 T = TypeVar("T")
 
+# How plain SQL's statements fail when the database is not at fault: a conflicting concurrent
+# write, or the database out of reach.
+CONFLICTS: tuple[type[Exception], ...] = (
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+)
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, statement timeout
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
 _CONNECTION = "sql.connection"
+_DEFERRED = "sql.deferred"
 
 
 async def connection(session: AsyncSession) -> asyncpg.Connection[Any]:
@@ -58,6 +72,48 @@ async def connection(session: AsyncSession) -> asyncpg.Connection[Any]:
     # the cache, so the next transaction asks again.
     transaction_cache(session, _CONNECTION)[_CONNECTION] = raw
     return raw
+
+
+async def reading_connection(session: AsyncSession) -> asyncpg.Connection[Any]:
+    """The asyncpg connection under ``session`` for a read that locks nothing: in the session's
+    transaction once one was begun; before that, the read runs on its own (autocommit), as
+    under READ COMMITTED it would see the same. The first statement that needs the transaction
+    begins it (``connection``, the ORM)."""
+    raw = transaction_cache(session, _CONNECTION).get(_CONNECTION)
+    if raw is not None:
+        return cast("asyncpg.Connection[Any]", raw)
+    pooled = await (await session.connection()).get_raw_connection()
+    adapted: Any = pooled.dbapi_connection
+    return cast("asyncpg.Connection[Any]", adapted.driver_connection)
+
+
+def defer_writes(session: AsyncSession) -> None:
+    """Let code running in this session leave writes for ``run_deferred`` (``deferred``);
+    whoever calls this must call ``run_deferred`` before committing."""
+    session.info[_DEFERRED] = Writes()
+
+
+def deferred(session: AsyncSession) -> Writes | None:
+    """The writes this session runs last, just before it commits, if it defers writes: for a
+    new row that nothing later in the transaction reads, changes or references. None when the
+    session does not defer them (then write at once)."""
+    writes = session.info.get(_DEFERRED)
+    return writes if isinstance(writes, Writes) else None
+
+
+async def run_deferred(session: AsyncSession) -> None:
+    """Run the deferred writes. When nothing else was written (no transaction begun, nothing
+    pending in the ORM), their one statement runs on its own, which commits it: a request
+    that reads, then writes one statement, makes no BEGIN and no COMMIT."""
+    writes = deferred(session)
+    if writes is None or not writes.statements:
+        return
+    raw = await reading_connection(session)
+    if raw.is_in_transaction() or session.new or session.dirty or session.deleted:
+        await writes.run(session)
+        return
+    combined, arguments = writes._combined()
+    await raw.execute(combined, *arguments)
 
 
 def jsonb(value: object) -> str | None:

@@ -15,11 +15,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kassa.kit import sql
 from kassa.kit.asgi import send_json
 
 log = structlog.get_logger(__name__)
 
 _STATE_KEY = "kassa.transaction"
+# How a commit (with the deferred writes just before it) fails without a bug behind it.
+_CONFLICTS: tuple[type[Exception], ...] = (IntegrityError, *sql.CONFLICTS)
+_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    DBAPIError,
+    OSError,
+    *sql.UNAVAILABLE,
+)
 
 
 class RequestTransaction:
@@ -31,6 +40,7 @@ class RequestTransaction:
     def session(self) -> AsyncSession:
         if self._session is None:
             self._session = self._sessionmaker()
+            sql.defer_writes(self._session)
         return self._session
 
     @property
@@ -42,6 +52,7 @@ class RequestTransaction:
             return
         try:
             if commit:
+                await sql.run_deferred(self._session)
                 await self._session.commit()
             else:
                 await self._session.rollback()
@@ -87,13 +98,13 @@ class TransactionMiddleware:
         assert start is not None, "the application sent no response"
         try:
             await transaction.finish(commit=start["status"] < 400 or transaction.commit_anyway)
-        except IntegrityError:
+        except _CONFLICTS:
             log.warning("commit_conflict", exc_info=True)
             await send_json(
                 send, 409, {"error": "Conflict", "detail": "A concurrent change conflicted; retry."}
             )
             return
-        except (OperationalError, DBAPIError, OSError):
+        except _UNAVAILABLE:
             log.error("commit_failed", exc_info=True)
             await send_json(
                 send,
