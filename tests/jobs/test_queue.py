@@ -97,16 +97,18 @@ async def test_a_job_rides_in_the_statement_of_other_writes_and_commits_with_the
     before = enqueued_total()
     async with jobs_sessionmaker() as session:
         writes = sql.Writes()
-        enqueue_with(session, writes, record, Note(key="rolled-back-with"))
+        enqueue_with(session, writes, record, [Note(key="rolled-back-with")])
         await writes.run(session)
         await session.rollback()
     assert enqueued_total() == before
     async with session_scope(jobs_sessionmaker) as session:
         writes = sql.Writes()
-        enqueue_with(session, writes, record, Note(key="ridden"))
+        enqueue_with(session, writes, record, [Note(key="ridden")])
         writes.add("INSERT INTO job_test_effects (key, attempt, pid) VALUES ($1, 0, 0)", "beside")
+        enqueue_with(session, writes, record, [Note(key="ridden-too")])
+        assert len(writes.statements) == 2  # the second job joined the first one's insert
         await writes.run(session)
-    assert enqueued_total() == before + 1
+    assert enqueued_total() == before + 2
     async with jobs_sessionmaker() as session:
         queued = await session.execute(
             text(
@@ -115,12 +117,13 @@ async def test_a_job_rides_in_the_statement_of_other_writes_and_commits_with_the
             ),
             {"entrypoint": "tests.jobs.handlers:record"},
         )
-        [(payload, status)] = list(queued)
-        assert Note.model_validate_json(payload) == Note(key="ridden") and status == "queued"
+        notes = {Note.model_validate_json(payload).key: status for payload, status in queued}
+        assert notes == {"ridden": "queued", "ridden-too": "queued"}
     assert await effects(jobs_sessionmaker, "beside") == [(0, 0)]
 
     async with running_worker(jobs_database_url, job_settings):
         await eventually(lambda: effects(jobs_sessionmaker, "ridden"))
+        await eventually(lambda: effects(jobs_sessionmaker, "ridden-too"))
     assert await effects(jobs_sessionmaker, "rolled-back-with") == []
 
 

@@ -93,13 +93,7 @@ async def enqueue_definition(
     keys = list(dedupe_keys) if dedupe_keys is not None else [None] * len(bodies)
     if len(keys) != len(bodies):
         raise ValueError("dedupe_keys must have one entry per payload")
-    afters = (
-        [execute_after] * len(bodies)
-        if execute_after is None or isinstance(execute_after, timedelta)
-        else list(execute_after)
-    )
-    if len(afters) != len(bodies):
-        raise ValueError("execute_after must be one delay or one per payload")
+    afters = _delays(execute_after, len(bodies))
     if not bodies:
         return []
     connection = await sql.connection(session)
@@ -139,26 +133,39 @@ def enqueue_with(
     session: AsyncSession,
     writes: sql.Writes,
     handler: JobFunction[P] | BatchFunction[P],
-    payload: P,
+    payloads: Sequence[P],
     *,
+    execute_after: timedelta | Sequence[timedelta | None] | None = None,
     priority: int = 0,
 ) -> None:
-    """Enqueue ``handler(payload)`` in the statement ``writes`` sends (pgqueuer's own insert,
-    as its last part), so the job commits with them and costs no round trip of its own.
+    """``enqueue_many`` in the statement ``writes`` sends (pgqueuer's own insert, as its last
+    part), so the jobs commit with them and cost no round trip of their own. Jobs enqueued
+    with the same ``writes`` share that one insert.
 
-    No dedupe key: resolving a conflict on one needs statements of its own (``enqueue``).
+    No dedupe keys: resolving a conflict on one needs statements of its own (``enqueue``).
     """
     definition = definition_of(handler)
-    writes.add(
-        _ENQUEUE,
-        [priority],
-        [definition.name],
-        [definition.encode(payload)],
-        [timedelta(0)],
-        [None],
-        ["null"],  # no headers, as pgqueuer sends them: JSON text
-    )
-    _count_on_commit(session, definition.name, 1)
+    bodies = [definition.encode(payload) for payload in payloads]
+    afters = _delays(execute_after, len(bodies))
+    columns = next((a for statement, a in writes.statements if statement is _ENQUEUE), None)
+    if columns is None:
+        columns = ([], [], [], [], [], [])  # pgqueuer's arrays, one element per job
+        writes.add(_ENQUEUE, *columns)
+    for body, after in zip(bodies, afters, strict=True):
+        job = (priority, definition.name, body, after or timedelta(0), None, "null")
+        for column, value in zip(columns, job, strict=True):
+            cast(list[object], column).append(value)
+    _count_on_commit(session, definition.name, len(bodies))
+
+
+def _delays(
+    execute_after: timedelta | Sequence[timedelta | None] | None, count: int
+) -> list[timedelta | None]:
+    if execute_after is None or isinstance(execute_after, timedelta):
+        return [execute_after] * count
+    if len(execute_after) != count:
+        raise ValueError("execute_after must be one delay or one per payload")
+    return list(execute_after)
 
 
 _ENQUEUE = _QBQ.build_enqueue_query("raise")  # no dedupe key, so nothing to conflict on

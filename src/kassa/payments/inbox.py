@@ -45,7 +45,7 @@ def receive_with(
 
     event = _event(processor, event_id, event_type, payload)
     writes.insert_unless_conflict(event, on=_SAME_EVENT)
-    enqueue_with(session, writes, settle_processor_events, ProcessEvent(inbox_id=event.id))
+    enqueue_with(session, writes, settle_processor_events, [ProcessEvent(inbox_id=event.id)])
 
 
 _SAME_EVENT = ("processor", "event_id")

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.config import get_settings
-from kassa.jobs.queue import enqueue_many
+from kassa.jobs.queue import enqueue_many, enqueue_with
 from kassa.jobs.registry import BatchContext, JobContext, batch_job, on_worker_shutdown, periodic
+from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.webhook.delivery import deliver_events
 from kassa.webhook.repository import WebhookEventRepository
@@ -108,10 +109,12 @@ async def enqueue_deliveries(
     events: Iterable[tuple[uuid.UUID, uuid.UUID | None]],
     *,
     execute_after: timedelta | Sequence[timedelta | None] | None = None,
+    writes: sql.Writes | None = None,
 ) -> None:
-    """Enqueue the delivery of each ``(event_id, endpoint_id)`` in the session's transaction,
-    after ``execute_after`` (one delay, or one per event): one job per endpoint and delay
-    (rounded up to the second) for up to ``MAX_EVENTS`` events."""
+    """Enqueue the delivery of each ``(event_id, endpoint_id)`` in the session's transaction
+    (with ``writes``, in their statement), after ``execute_after`` (one delay, or one per
+    event): one job per endpoint and delay (rounded up to the second) for up to
+    ``MAX_EVENTS`` events."""
     pairs = list(events)
     delays = execute_after if isinstance(execute_after, Sequence) else [execute_after] * len(pairs)
     jobs: dict[tuple[uuid.UUID | None, timedelta | None], list[uuid.UUID]] = defaultdict(list)
@@ -124,7 +127,11 @@ async def enqueue_deliveries(
             chunk = event_ids[start : start + MAX_EVENTS]
             payloads.append(DeliverWebhookEvent(event_ids=chunk, endpoint_id=endpoint_id))
             job_delays.append(delay)
-    if payloads:
+    if not payloads:
+        return
+    if writes is not None:
+        enqueue_with(session, writes, deliver_webhook_event, payloads, execute_after=job_delays)
+    else:
         await enqueue_many(session, deliver_webhook_event, payloads, execute_after=job_delays)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -166,6 +167,8 @@ async def emit_many(
     from kassa.webhook.jobs import enqueue_deliveries
 
     events: list[WebhookEvent] = []
+    dumped_model: BaseModel | None = None
+    data_json: dict[str, Any] = {}
     for emission in emissions:
         event_type = emission.event_type
         endpoints = [
@@ -178,7 +181,8 @@ async def emit_many(
         occurred_at = utc_now()
         data = emission.data
         model = data if isinstance(data, BaseModel) else await data()
-        data_json = model.model_dump(mode="json")
+        if model is not dumped_model:  # an order's events share its one serialization
+            dumped_model, data_json = model, model.model_dump(mode="json")
         events.extend(
             sql.value(
                 WebhookEvent,
@@ -194,7 +198,8 @@ async def emit_many(
     if not events:
         return []
     await sql.insert(session, events, writes)
-    await enqueue_deliveries(session, [(event.id, event.endpoint_id) for event in events])
+    deliveries = [(event.id, event.endpoint_id) for event in events]
+    await enqueue_deliveries(session, deliveries, writes=writes)
     return events
 
 
