@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from kassa.checkout.schemas import (
 from kassa.kit.db import transaction_cache
 from kassa.models import Checkout as CheckoutModel
 from kassa.models import Payment
+from kassa.models import Product as ProductModel
+from kassa.product.schemas import Product as ProductSchema
 from kassa.product.serialize import product_schema
 from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
@@ -53,14 +56,28 @@ def _billing_fields(checkout: CheckoutModel) -> BillingAddressFields:
     )
 
 
+# A checkout's products are values shared by the process's requests and never changed
+# (``CheckoutRepository.products``): each is put in its API forms once, not per request.
+_SHOWN: weakref.WeakKeyDictionary[ProductModel, tuple[ProductSchema, CheckoutProduct]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shown(product: ProductModel) -> tuple[ProductSchema, CheckoutProduct]:
+    shown = _SHOWN.get(product)
+    if shown is None:
+        schema = product_schema(product, is_deletable=False)
+        shown = _SHOWN[product] = (schema, CheckoutProduct.model_validate(schema.model_dump()))
+    return shown
+
+
 async def _fields(session: AsyncSession, checkout: CheckoutModel) -> dict[str, Any]:
     products = await CheckoutRepository(session).products(
         checkout.organization_id, checkout.product_ids
     )
-    schemas = {p.id: product_schema(p, is_deletable=False) for p in products}
-    checkout_products = [
-        CheckoutProduct.model_validate(schemas[p.id].model_dump()) for p in products
-    ]
+    shown = [_shown(p) for p in products]
+    schemas = {schema.id: schema for schema, _ in shown}
+    checkout_products = [checkout_product for _, checkout_product in shown]
     selected = schemas.get(checkout.product_id)
     selected_price = (
         next((price for price in selected.prices if price.id == checkout.product_price_id), None)
