@@ -16,20 +16,22 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.jobs.schema import LOG_TABLE, QUEUE_TABLE, STATISTICS_TABLE
+from kassa.kit import sql
 from kassa.models.job import JobPeriodicRun
 
 _ACTIVE = "status IN ('queued', 'picked')"
 
-_COMPLETE = text(f"""
+# Plain SQL (``kit.sql``): every job's transaction ends with it.
+_COMPLETE = f"""
     WITH done AS (
         DELETE FROM {QUEUE_TABLE}
-        WHERE id = ANY(:job_ids) AND queue_manager_id = :owner AND status = 'picked'
+        WHERE id = ANY($1::bigint[]) AND queue_manager_id = $2 AND status = 'picked'
         RETURNING id, entrypoint, priority
     )
     INSERT INTO {LOG_TABLE} (job_id, status, entrypoint, priority)
     SELECT id, 'successful', entrypoint, priority FROM done
     RETURNING job_id
-""")  # noqa: S608
+"""  # noqa: S608
 
 
 async def complete_job(session: AsyncSession, job_id: int, owner: uuid.UUID) -> bool:
@@ -46,8 +48,8 @@ async def complete_jobs(
 ) -> set[int]:
     """``complete_job`` for a batch in one statement: the ids this worker still owned, now
     deleted as done. Any id missing from the result means the batch's writes must roll back."""
-    result = await session.execute(_COMPLETE, {"job_ids": list(job_ids), "owner": owner})
-    return {int(job_id) for (job_id,) in result}
+    rows = await (await sql.connection(session)).fetch(_COMPLETE, list(job_ids), owner)
+    return {int(row["job_id"]) for row in rows}
 
 
 async def active_jobs_by_dedupe_key(session: AsyncSession, keys: Sequence[str]) -> dict[str, int]:
