@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import platform
 import secrets
@@ -46,13 +47,13 @@ def libpq(url: str) -> dict[str, object]:
 
 
 async def fresh_database(settings: Settings, server: str) -> str:
-    """A new database on the benchmark server (from ``server_url()``), migrated to head."""
+    """A new database on the benchmark server (from ``server_url()``), migrated to head, and
+    dropped when the benchmark exits."""
     name = f"kassa_bench_{secrets.token_hex(4)}"
-    connection = await asyncpg.connect(**libpq(server))  # type: ignore[call-overload]
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+    await _run_on(server, f'CREATE DATABASE "{name}"')
+    # WITH (FORCE): the benchmark's own servers may not have closed their connections yet.
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    atexit.register(lambda: asyncio.run(_run_on(server, drop)))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     engine = create_engine(url, settings)
     try:
@@ -60,6 +61,14 @@ async def fresh_database(settings: Settings, server: str) -> str:
     finally:
         await engine.dispose()
     return url
+
+
+async def _run_on(server: str, statement: str) -> None:
+    connection = await asyncpg.connect(**libpq(server))  # type: ignore[call-overload]
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 def free_port() -> int:
