@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Any
 
@@ -14,23 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kassa.kit import sql
 from kassa.kit.db import session_scope
 from kassa.models import Organization, Product
-
-
-def _organization(**fields: object) -> Organization:
-    slug = f"sql-{secrets.token_hex(4)}"
-    return Organization(name="Plain SQL", slug=slug, **fields)
-
-
-async def _slugs(sessionmaker: async_sessionmaker[AsyncSession], *slugs: str) -> set[str]:
-    async with sessionmaker() as session:
-        found = await session.scalars(select(Organization.slug).where(Organization.slug.in_(slugs)))
-        return set(found)
+from tests.kit.organizations import new_organization, store, stored_slugs
 
 
 async def test_plain_statements_run_in_the_session_transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    kept, dropped = _organization(), _organization()
+    kept, dropped = new_organization(), new_organization()
     async with sessionmaker() as session:
         await sql.insert(session, [dropped])  # the session's very first statement
         session.add(Organization(name="ORM twin", slug=dropped.slug + "-orm"))
@@ -40,7 +29,7 @@ async def test_plain_statements_run_in_the_session_transaction(
         await sql.insert(session, [kept])
         session.add(Organization(name="ORM twin", slug=kept.slug + "-orm"))
 
-    found = await _slugs(
+    found = await stored_slugs(
         sessionmaker, kept.slug, kept.slug + "-orm", dropped.slug, dropped.slug + "-orm"
     )
     assert found == {kept.slug, kept.slug + "-orm"}
@@ -49,8 +38,8 @@ async def test_plain_statements_run_in_the_session_transaction(
 async def test_insert_fills_defaults_and_instance_reads_them_back(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first = _organization(settings={"theme": {"dark": True}, "nothing": None})
-    second = _organization(email="b@example.com")
+    first = new_organization(settings={"theme": {"dark": True}, "nothing": None})
+    second = new_organization(email="b@example.com")
     async with session_scope(sessionmaker) as session:
         await sql.insert(session, [first, second])
 
@@ -78,9 +67,8 @@ async def test_insert_fills_defaults_and_instance_reads_them_back(
 async def test_update_writes_the_named_attributes_and_modified_at(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    organization = _organization()
-    async with session_scope(sessionmaker) as session:
-        await sql.insert(session, [organization])
+    organization = new_organization()
+    await store(sessionmaker, organization)
     organization.name = "Renamed"
     organization.email = "not-written@example.com"
     organization.settings = {"k": [1, 2]}
@@ -98,11 +86,10 @@ async def test_update_writes_the_named_attributes_and_modified_at(
 async def test_writes_run_as_one_statement_and_constraints_hold_at_its_end(
     sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    renamed = _organization()
-    async with session_scope(sessionmaker) as session:
-        await sql.insert(session, [renamed])
-    many = [_organization(settings={"n": n, "none": None}) for n in range(3)]
-    one = _organization(id=uuid.uuid4(), email="one@example.com")
+    renamed = new_organization()
+    await store(sessionmaker, renamed)
+    many = [new_organization(settings={"n": n, "none": None}) for n in range(3)]
+    one = new_organization(id=uuid.uuid4(), email="one@example.com")
     product = Product(organization_id=one.id, name="Alongside", user_metadata={})
     writes = sql.Writes()
     writes.insert(many)
@@ -141,10 +128,9 @@ async def test_writes_run_as_one_statement_and_constraints_hold_at_its_end(
 async def test_writes_that_fail_leave_nothing(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first, taken = _organization(), _organization()
-    async with session_scope(sessionmaker) as session:
-        await sql.insert(session, [taken])
-    twin = _organization()
+    first, taken = new_organization(), new_organization()
+    await store(sessionmaker, taken)
+    twin = new_organization()
     twin.slug = taken.slug
     writes = sql.Writes()
     writes.insert([first])
@@ -152,16 +138,15 @@ async def test_writes_that_fail_leave_nothing(
     with pytest.raises(asyncpg.UniqueViolationError):
         async with session_scope(sessionmaker) as session:
             await writes.run(session)
-    assert await _slugs(sessionmaker, first.slug) == set()
+    assert await stored_slugs(sessionmaker, first.slug) == set()
 
 
 async def test_writes_ride_along_with_an_insert_that_reports_its_conflict(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    renamed, taken = _organization(), _organization()
-    async with session_scope(sessionmaker) as session:
-        await sql.insert(session, [renamed, taken])
-    fresh, twin = _organization(), _organization()
+    renamed, taken = new_organization(), new_organization()
+    await store(sessionmaker, renamed, taken)
+    fresh, twin = new_organization(), new_organization()
     twin.slug = taken.slug
     async with session_scope(sessionmaker) as session:
         writes = sql.Writes()
@@ -188,10 +173,9 @@ async def test_writes_ride_along_with_an_insert_that_reports_its_conflict(
 async def test_a_statement_with_its_own_with_queries_goes_last_and_keeps_them(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    renamed = _organization()
-    async with session_scope(sessionmaker) as session:
-        await sql.insert(session, [renamed])
-    added = _organization()
+    renamed = new_organization()
+    await store(sessionmaker, renamed)
+    added = new_organization()
     writes = sql.Writes()
     writes.add(
         "WITH changed AS (UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id)"
@@ -208,12 +192,12 @@ async def test_a_statement_with_its_own_with_queries_goes_last_and_keeps_them(
     async with sessionmaker() as session:
         stored = await session.get(Organization, renamed.id)
         assert stored is not None and stored.name == "Renamed by a WITH query"
-    assert await _slugs(sessionmaker, added.slug) == {added.slug}
+    assert await stored_slugs(sessionmaker, added.slug) == {added.slug}
 
     two = sql.Writes()
     two.add("WITH a AS (SELECT 1) SELECT * FROM a")
     two.add("WITH b AS (SELECT 2) SELECT * FROM b")
-    two.insert([_organization()])
+    two.insert([new_organization()])
     with pytest.raises(ValueError, match="only one"):
         async with session_scope(sessionmaker) as session:
             await two.run(session)
@@ -222,7 +206,7 @@ async def test_a_statement_with_its_own_with_queries_goes_last_and_keeps_them(
 async def test_upsert_inserts_or_sets_only_the_named_attributes(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first = _organization(email="first@example.com")
+    first = new_organization(email="first@example.com")
     async with session_scope(sessionmaker) as session:
         writes = sql.Writes()
         writes.upsert(first, on=["slug"], keys=["name"])

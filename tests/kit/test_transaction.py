@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,22 +17,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from kassa.kit import sql
-from kassa.kit.db import session_scope
 from kassa.kit.transaction import TransactionMiddleware, request_transaction
-from kassa.models import Organization
+from tests.kit.organizations import new_organization, store, stored_slugs
 from tests.support.statements import record_statements
 
 Sessionmaker = async_sessionmaker[AsyncSession]
-
-
-def _organization(slug: str | None = None) -> Organization:
-    return Organization(name="Deferred", slug=slug or f"deferred-{secrets.token_hex(4)}")
-
-
-async def _slugs(sessionmaker: Sessionmaker, *slugs: str) -> set[str]:
-    async with sessionmaker() as session:
-        found = await session.scalars(select(Organization.slug).where(Organization.slug.in_(slugs)))
-        return set(found)
 
 
 async def _handler(request: Request) -> JSONResponse:
@@ -45,11 +33,11 @@ async def _handler(request: Request) -> JSONResponse:
     writes = sql.deferred(session)
     assert writes is not None
     if "defer" in query:
-        writes.insert([_organization(query["defer"])])
+        writes.insert([new_organization(query["defer"])])
     if "now" in query:
-        await sql.insert(session, [_organization(query["now"])])
+        await sql.insert(session, [new_organization(query["now"])])
     if "orm" in query:
-        session.add(_organization(query["orm"]))
+        session.add(new_organization(query["orm"]))
     return JSONResponse({}, status_code=int(query.get("status", "200")))
 
 
@@ -74,7 +62,7 @@ async def test_deferred_writes_alone_run_as_one_statement_without_begin_or_commi
     assert statements[0] == "SELECT 1", statements
     assert statements[1].startswith("INSERT INTO organizations")
     assert len(statements) == 2, statements  # no BEGIN, no COMMIT
-    assert await _slugs(sessionmaker, slug) == {slug}
+    assert await stored_slugs(sessionmaker, slug) == {slug}
 
 
 async def test_deferred_writes_join_a_transaction_the_request_began(
@@ -86,28 +74,27 @@ async def test_deferred_writes_join_a_transaction_the_request_began(
     monkeypatch.undo()
     assert response.status_code == 200
     assert len([s for s in statements if s.upper().startswith("BEGIN")]) == 1
-    assert await _slugs(sessionmaker, deferred, now, orm) == {deferred, now, orm}
+    assert await stored_slugs(sessionmaker, deferred, now, orm) == {deferred, now, orm}
 
     # With only the ORM's pending insert besides, they still share its transaction: a conflict
     # of the deferred insert takes the ORM's insert with it.
     orm_only = f"o-{secrets.token_hex(4)}"
     response = await http.post("/", params={"defer": deferred, "orm": orm_only})
     assert response.status_code == 409
-    assert await _slugs(sessionmaker, orm_only) == set()
+    assert await stored_slugs(sessionmaker, orm_only) == set()
 
 
 @pytest.mark.parametrize("alongside", [{}, {"now": "n"}])
 async def test_a_deferred_write_that_conflicts_answers_409_and_leaves_nothing(
     http: httpx.AsyncClient, sessionmaker: Sessionmaker, alongside: dict[str, str]
 ) -> None:
-    taken = _organization()
-    async with session_scope(sessionmaker) as session:
-        await sql.insert(session, [taken])
+    taken = new_organization()
+    await store(sessionmaker, taken)
     written = {key: f"{value}-{secrets.token_hex(4)}" for key, value in alongside.items()}
     response = await http.post("/", params={"defer": taken.slug, **written})
     assert response.status_code == 409
     assert response.json()["error"] == "Conflict"
-    assert await _slugs(sessionmaker, *written.values()) == set()
+    assert await stored_slugs(sessionmaker, *written.values()) == set()
 
 
 async def test_deferred_writes_of_a_failed_request_never_run(
@@ -116,7 +103,7 @@ async def test_deferred_writes_of_a_failed_request_never_run(
     slug = f"failed-{secrets.token_hex(4)}"
     response = await http.post("/", params={"defer": slug, "status": "422"})
     assert response.status_code == 422
-    assert await _slugs(sessionmaker, slug) == set()
+    assert await stored_slugs(sessionmaker, slug) == set()
 
 
 async def test_a_session_outside_a_request_defers_nothing(sessionmaker: Sessionmaker) -> None:

@@ -23,18 +23,9 @@ async def find_or_create_customer(
     ``lookup`` (made with the checkout's lock) stands for the first search when it was made
     with the keys the checkout has now."""
     repository = CustomerRepository(session)
-    answered = lookup is not None and lookup.answers(checkout)
-    if checkout.customer_id is not None and not answered:
-        customer = await repository.live(checkout.organization_id, checkout.customer_id)
-        if customer is not None:
-            return customer
+    found = await _first_search(repository, checkout, lookup)
     for attempt in range(2):
-        if answered and attempt == 0:
-            assert lookup is not None
-            found = lookup.customer
-            if found is not None and lookup.matched_by == _BY_EMAIL:
-                _check_email_match(found, checkout)
-        else:
+        if attempt:
             found = await _find_customer(repository, checkout)
         if found is not None:
             return found
@@ -58,6 +49,20 @@ async def find_or_create_customer(
     )
 
 
+async def _first_search(
+    repository: CustomerRepository, checkout: Checkout, lookup: CustomerLookup | None
+) -> Customer | None:
+    if lookup is not None and lookup.answers(checkout):
+        if lookup.customer is not None and lookup.by_email:
+            _check_email_match(lookup.customer, checkout)
+        return lookup.customer
+    if checkout.customer_id is not None:
+        named = await repository.live(checkout.organization_id, checkout.customer_id)
+        if named is not None:
+            return named
+    return await _find_customer(repository, checkout)
+
+
 async def _find_customer(repository: CustomerRepository, checkout: Checkout) -> Customer | None:
     organization_id = checkout.organization_id
     if checkout.external_customer_id is not None:
@@ -69,9 +74,6 @@ async def _find_customer(repository: CustomerRepository, checkout: Checkout) -> 
     if found is not None:
         _check_email_match(found, checkout)
     return found
-
-
-_BY_EMAIL = 3  # CustomerLookup.matched_by
 
 
 def _check_email_match(found: Customer, checkout: Checkout) -> None:

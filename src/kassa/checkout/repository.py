@@ -38,6 +38,7 @@ _WITH_ORGANIZATION = (
     f"SELECT c.*, {sql.columns(Organization, 'o', 'o_')} FROM checkouts c "  # noqa: S608
     "JOIN organizations o ON o.id = c.organization_id WHERE c.client_secret = $1"
 )
+_MATCHED_BY_EMAIL = 3
 # A confirm locks its checkout and, in the same round trip, looks up the live customer it is
 # for, in the order ``find_or_create_customer`` asks: the one it names (1), else the one with
 # its external id (2), else with its email (3: ``$2``, the email the confirm brings, or the
@@ -48,7 +49,7 @@ _FOR_CONFIRM = (
     "coalesce($2, c.customer_email) AS looked_up_email FROM checkouts c "
     "JOIN organizations o ON o.id = c.organization_id "
     "LEFT JOIN LATERAL (SELECT customers.*, CASE WHEN id = c.customer_id THEN 1 "
-    "WHEN external_id = c.external_customer_id THEN 2 ELSE 3 END AS matched_by "
+    f"WHEN external_id = c.external_customer_id THEN 2 ELSE {_MATCHED_BY_EMAIL} END AS matched_by "
     "FROM customers WHERE organization_id = c.organization_id AND deleted_at IS NULL "
     "AND (id = c.customer_id OR external_id = c.external_customer_id "
     "OR lower(email) = lower(coalesce($2, c.customer_email))) "
@@ -85,13 +86,13 @@ class PayingCheckout:
 @dataclass(frozen=True, slots=True)
 class CustomerLookup:
     """The live customer found for a checkout's keys (customer id, external id, email), and
-    how: 1 named by the checkout, 2 by external id, 3 by email."""
+    whether by its email (neither named by the checkout nor of its external id)."""
 
     customer_id: uuid.UUID | None
     external_id: str | None
     email: str | None
     customer: Customer | None
-    matched_by: int | None
+    by_email: bool
 
     def answers(self, checkout: Checkout) -> bool:
         """Whether it was looked up with the keys the checkout has now."""
@@ -142,25 +143,25 @@ class CheckoutRepository(TenantRepository[Checkout]):
             f"{_CHECKOUT} WHERE c.id = $1 AND c.organization_id = $2{lock}", id, organization_id
         )
 
-    async def by_client_secret(
-        self, client_secret: str, *, lock: bool = False, nowait: bool = False
-    ) -> Checkout | None:
-        """``nowait``: a row another transaction holds raises ``CheckoutLocked`` at once.
-
-        The organization comes along (the customer's pages show it) in the same round trip;
+    async def by_client_secret(self, client_secret: str, *, lock: bool = False) -> Checkout | None:
+        """The organization comes along (the customer's pages show it) in the same round trip;
         only the checkout is locked."""
-        query = _WITH_ORGANIZATION
-        if lock:
-            query += " FOR UPDATE OF c NOWAIT" if nowait else " FOR UPDATE OF c"
-        row = await self._fetch_locking(query, client_secret)
+        query = f"{_WITH_ORGANIZATION} FOR UPDATE OF c" if lock else _WITH_ORGANIZATION
+        row = await (await sql.connection(self.session)).fetchrow(query, client_secret)
         return None if row is None else self._with_organization(row)
 
     async def lock_for_confirm(
         self, client_secret: str, email: str | None
     ) -> tuple[Checkout, CustomerLookup] | None:
-        """The checkout locked as ``by_client_secret(lock=True, nowait=True)`` locks it, and
-        its customer looked up with ``email`` (or the checkout's own email when None)."""
-        row = await self._fetch_locking(_FOR_CONFIRM, client_secret, email)
+        """The checkout, locked with its organization as ``by_client_secret`` reads them (a row
+        another transaction holds raises ``CheckoutLocked`` at once), and its customer looked
+        up with ``email`` (or the checkout's own email when None)."""
+        try:
+            row = await (await sql.connection(self.session)).fetchrow(
+                _FOR_CONFIRM, client_secret, email
+            )
+        except asyncpg.LockNotAvailableError as error:
+            raise CheckoutLocked() from error
         if row is None:
             return None
         checkout = self._with_organization(row)
@@ -170,15 +171,9 @@ class CheckoutRepository(TenantRepository[Checkout]):
             external_id=checkout.external_customer_id,
             email=row["looked_up_email"],
             customer=sql.instance(Customer, row, "cu_") if found else None,
-            matched_by=row["cu_matched_by"],
+            by_email=row["cu_matched_by"] == _MATCHED_BY_EMAIL,
         )
         return checkout, lookup
-
-    async def _fetch_locking(self, query: str, *args: object) -> asyncpg.Record | None:
-        try:
-            return await (await sql.connection(self.session)).fetchrow(query, *args)
-        except asyncpg.LockNotAvailableError as error:
-            raise CheckoutLocked() from error
 
     def _with_organization(self, row: asyncpg.Record) -> Checkout:
         organization = sql.instance(Organization, row, "o_")

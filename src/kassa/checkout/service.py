@@ -240,12 +240,9 @@ async def get_checkout(
 
 
 async def get_by_client_secret(
-    session: AsyncSession, client_secret: str, *, lock: bool = False, nowait: bool = False
+    session: AsyncSession, client_secret: str, *, lock: bool = False
 ) -> Checkout:
-    checkout = await CheckoutRepository(session).by_client_secret(
-        client_secret, lock=lock, nowait=nowait
-    )
-    return _found(checkout)
+    return _found(await CheckoutRepository(session).by_client_secret(client_secret, lock=lock))
 
 
 async def lock_for_confirm(

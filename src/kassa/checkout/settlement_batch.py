@@ -4,10 +4,10 @@ Every event of the batch that reports the success of a known checkout payment st
 for the amount Kassa asked, whose checkout has no order yet, is settled here: the orders built,
 payments and checkouts updated and the webhooks recorded with a few statements for the whole
 batch, instead of a dozen per event: the reads that lock, then one statement for every write
-(``kit.sql.Writes``) and one enqueue. Everything else (failures, payments not yet known, already
-settled or of the wrong amount, a checkout that already has an order, a second event for the
-same payment or checkout in one batch) is handed back to be settled one event at a time by
-``settlement.settle``, which knows every case and retries.
+and the webhooks' delivery jobs (``kit.sql.Writes``). Everything else (failures, payments not
+yet known, already settled or of the wrong amount, a checkout that already has an order, a
+second event for the same payment or checkout in one batch) is handed back to be settled one
+event at a time by ``settlement.settle``, which knows every case and retries.
 
 Locks are taken in the same order as there: payments, then checkouts, each set in id order.
 """
@@ -126,8 +126,8 @@ def _plain_success(sale: _Sale) -> uuid.UUID | None:
 async def _create_orders(
     session: AsyncSession, sales: list[_Sale], now: datetime, writes: sql.Writes
 ) -> None:
-    """Build the orders and record every change in ``writes``; the webhooks' deliveries are
-    enqueued now (their jobs read the events only once this transaction committed)."""
+    """Build the orders and record every change, the webhooks' delivery jobs included, in
+    ``writes``."""
     checkouts = [sale.checkout for sale in sales if sale.checkout is not None]
     products = await _products(session, checkouts)
     discount_ids = [c.discount_id for c in checkouts if c.discount_id is not None]

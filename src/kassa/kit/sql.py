@@ -15,10 +15,11 @@ the session, so changing one changes nothing until its repository writes it (``i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -59,8 +60,7 @@ async def connection(session: AsyncSession) -> asyncpg.Connection[Any]:
     raw = transaction_cache(session, _CONNECTION).get(_CONNECTION)
     if raw is not None:
         return cast("asyncpg.Connection[Any]", raw)
-    pooled = await (await session.connection()).get_raw_connection()
-    adapted: Any = pooled.dbapi_connection
+    adapted = await _adapted(session)
     if adapted._transaction is None:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
@@ -82,9 +82,13 @@ async def reading_connection(session: AsyncSession) -> asyncpg.Connection[Any]:
     raw = transaction_cache(session, _CONNECTION).get(_CONNECTION)
     if raw is not None:
         return cast("asyncpg.Connection[Any]", raw)
+    return cast("asyncpg.Connection[Any]", (await _adapted(session)).driver_connection)
+
+
+async def _adapted(session: AsyncSession) -> Any:
+    """SQLAlchemy's adapter of the session's asyncpg connection (it tracks the transaction)."""
     pooled = await (await session.connection()).get_raw_connection()
-    adapted: Any = pooled.dbapi_connection
-    return cast("asyncpg.Connection[Any]", adapted.driver_connection)
+    return pooled.dbapi_connection
 
 
 def defer_writes(session: AsyncSession) -> None:
@@ -110,10 +114,8 @@ async def run_deferred(session: AsyncSession) -> None:
         return
     raw = await reading_connection(session)
     if raw.is_in_transaction() or session.new or session.dirty or session.deleted:
-        await writes.run(session)
-        return
-    combined, arguments = writes._combined()
-    await raw.execute(combined, *arguments)
+        raw = await connection(session)  # in the transaction, begun if only the ORM has work
+    await writes.send(raw)
 
 
 def jsonb(value: object) -> str | None:
@@ -131,6 +133,7 @@ class _Table:
     columns: tuple[Column[Any], ...]
     keys: tuple[str, ...]
     key_of: dict[str, str]  # column name → attribute name
+    column_of: dict[str, str]  # attribute name → column name
     jsonb: frozenset[str]  # attribute names of jsonb columns
     onupdate: tuple[tuple[str, Any], ...]  # attribute, default of columns every update sets
     insert: str
@@ -139,7 +142,8 @@ class _Table:
 
 _TABLES: dict[type[Any], _Table] = {}
 _UPDATES: dict[tuple[type[Any], tuple[str, ...]], str] = {}
-_UPSERTS: dict[tuple[type[Any], tuple[str, ...], tuple[str, ...]], str] = {}
+_Upsert = tuple[str, tuple[Any, ...]]  # the statement, the defaults of its touched columns
+_UPSERTS: dict[tuple[type[Any], tuple[str, ...], tuple[str, ...]], _Upsert] = {}
 
 
 def _table(model: type[Any]) -> _Table:
@@ -157,6 +161,7 @@ def _table(model: type[Any]) -> _Table:
             columns=tuple(column for column, _ in pairs),
             keys=tuple(key for _, key in pairs),
             key_of={column.name: key for column, key in pairs},
+            column_of={key: column.name for column, key in pairs},
             jsonb=frozenset(key for column, key in pairs if isinstance(column.type, JSONB)),
             onupdate=tuple((key, column.onupdate) for column, key in pairs if column.onupdate),
             insert=f"INSERT INTO {mapper.local_table.name} ({names}) VALUES ({places})",  # noqa: S608
@@ -238,11 +243,18 @@ async def insert(
 ) -> None:
     """Insert new instances of one mapped class (every column) in one statement, or with
     ``writes`` when they run."""
+    async with writing(session, writes) as batch:
+        batch.insert(rows)
+
+
+@contextlib.asynccontextmanager
+async def writing(session: AsyncSession, writes: Writes | None) -> AsyncIterator[Writes]:
+    """``writes`` to add to; without them, new ``Writes`` that run as the block ends."""
     if writes is not None:
-        writes.insert(rows)
+        yield writes
         return
     now = Writes()
-    now.insert(rows)
+    yield now
     await now.run(session)
 
 
@@ -296,15 +308,20 @@ class Writes:
         attributes ``keys`` (and the columns every update sets) to the instance's."""
         model: type[Any] = type(row)
         table = _table(model)
+        statement, touched = _upsert(model, tuple(on), tuple(keys))
         # The columns every update sets take their update value only where the row exists.
-        touched = [onupdate.arg(None) for key, onupdate in table.onupdate if key not in keys]
-        statement = _upsert(model, tuple(on), tuple(keys))
-        self.add(statement, *_insert_parameters(table, row), *touched)
+        self.add(statement, *_insert_parameters(table, row), *(t.arg(None) for t in touched))
 
     async def run(self, session: AsyncSession) -> None:
+        """Send them in the session's transaction."""
+        if self.statements:
+            await self.send(await connection(session))
+
+    async def send(self, raw: asyncpg.Connection[Any]) -> None:
+        """Send them on ``raw`` as it stands (in a transaction or on their own)."""
         if self.statements:
             combined, arguments = self._combined()
-            await (await connection(session)).execute(combined, *arguments)
+            await raw.execute(combined, *arguments)
 
     async def fetchval(self, session: AsyncSession, statement: str, *arguments: object) -> Any:
         """Run these writes with ``statement`` as the last (which sees none of their changes
@@ -316,11 +333,14 @@ class Writes:
         return await (await connection(session)).fetchval(combined, *all_arguments)
 
     def _combined(self) -> tuple[str, list[object]]:
-        statements, self.statements = self.statements, []
-        led = [entry for entry in statements if _LEADING_WITH.match(entry[0])]
+        plain: list[tuple[str, Sequence[object]]] = []
+        led: list[tuple[str, Sequence[object]]] = []
+        for entry in self.statements:
+            (led if _LEADING_WITH.match(entry[0]) else plain).append(entry)
+        self.statements = []
         if len(led) > 1:
             raise ValueError("only one statement of Writes may have WITH queries of its own")
-        statements = [entry for entry in statements if not _LEADING_WITH.match(entry[0])] + led
+        statements = plain + led
         combined = _combine(
             tuple(statement for statement, _ in statements),
             tuple(len(arguments) for _, arguments in statements),
@@ -371,20 +391,23 @@ async def insert_unless_conflict(
     return bool(await alongside.fetchval(session, statement, *_insert_parameters(table, row)))
 
 
-def _upsert(model: type[Any], on: tuple[str, ...], keys: tuple[str, ...]) -> str:
-    statement = _UPSERTS.get((model, on, keys))
-    if statement is None:
+def _upsert(model: type[Any], on: tuple[str, ...], keys: tuple[str, ...]) -> _Upsert:
+    """The statement, and the update defaults of the columns it sets besides ``keys`` (its
+    parameters after the inserted row's)."""
+    upsert = _UPSERTS.get((model, on, keys))
+    if upsert is None:
         table = _table(model)
-        column_of = dict(zip(table.keys, (c.name for c in table.columns), strict=True))
+        column_of = table.column_of
+        touched = [(key, onupdate) for key, onupdate in table.onupdate if key not in keys]
         assigned = [f"{column_of[key]} = EXCLUDED.{column_of[key]}" for key in keys]
-        touched = [key for key, _ in table.onupdate if key not in keys]
         assigned += [
-            f"{column_of[key]} = ${n}" for n, key in enumerate(touched, len(table.keys) + 1)
+            f"{column_of[key]} = ${n}" for n, (key, _) in enumerate(touched, len(table.keys) + 1)
         ]
-        assignments = ", ".join(assigned)
-        statement = f"{table.insert} ON CONFLICT ({', '.join(on)}) DO UPDATE SET {assignments}"
-        _UPSERTS[(model, on, keys)] = statement
-    return statement
+        statement = (
+            f"{table.insert} ON CONFLICT ({', '.join(on)}) DO UPDATE SET {', '.join(assigned)}"
+        )
+        upsert = _UPSERTS[(model, on, keys)] = (statement, tuple(d for _, d in touched))
+    return upsert
 
 
 def _unless_conflict(table: _Table, on: Sequence[str]) -> str:
@@ -405,7 +428,7 @@ async def update(
             keys = (*keys, key)
     statement = _UPDATES.get((model, tuple(keys)))
     if statement is None:
-        column_of = dict(zip(table.keys, (c.name for c in table.columns), strict=True))
+        column_of = table.column_of
         assignments = ", ".join(f"{column_of[key]} = ${n}" for n, key in enumerate(keys, 2))
         statement = f"UPDATE {table.name} SET {assignments} WHERE id = $1"  # noqa: S608
         _UPDATES[(model, tuple(keys))] = statement

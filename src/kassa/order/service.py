@@ -93,11 +93,9 @@ async def insert_orders(
     session: AsyncSession, orders: Sequence[Order], writes: sql.Writes | None = None
 ) -> None:
     """Insert built orders and their items in one statement, or with ``writes``."""
-    together = sql.Writes() if writes is None else writes
-    together.insert(orders)
-    together.insert([item for order in orders for item in order.items])
-    if writes is None:
-        await together.run(session)
+    async with sql.writing(session, writes) as together:
+        together.insert(orders)
+        together.insert([item for order in orders for item in order.items])
 
 
 async def create_paid_order(
