@@ -6,6 +6,9 @@ with the sandbox's ``pm_card_visa`` (API) → settlement job (inbox event → pa
 ``order.paid`` event) → delivery job → signed ``order.paid`` received here. Its latency runs
 from the start of the create request to the webhook's arrival.
 
+After a warm-up of 100 checkouts, the database gets a merchant's history: ``--history``
+checkouts with their payments, orders and events, copied from the warm-up's (``_history``).
+
 Phase 1, throughput: ``--checkouts`` checkouts with ``--concurrency`` in flight (closed loop).
 Phase 2, latency: new checkouts at half the measured rate (or ``--rate``) for ``--seconds`` (open
 loop), p50/p99.
@@ -33,8 +36,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
+from bench._history import add_history
 from bench._support import (
     REPO,
     CpuMeter,
@@ -261,7 +266,9 @@ async def main(args: argparse.Namespace, server: str) -> None:
                     http, api, headers, product["id"], receiver, phases, args.new_customers
                 )
 
-            await closed_loop(min(100, args.checkouts), args.concurrency, run)  # warm-up
+            warm_up = min(100, args.checkouts)
+            await closed_loop(warm_up, args.concurrency, run)
+            history = await _add_history(database_url, args.history // warm_up)
             bare_rate = await baseline(http, bare, args.checkouts * 2, args.concurrency)
             database_rate = await baseline(
                 http, bare_database, args.checkouts * 2, args.concurrency
@@ -286,6 +293,7 @@ async def main(args: argparse.Namespace, server: str) -> None:
         f"{args.api_processes}, worker concurrency: {args.worker_concurrency}, "
         f"{'a new customer each' if args.new_customers else 'one returning customer'}"
     )
+    print(f"history: {history:,} checkouts in the database before the run")
     print(f"baseline: bare handler POSTs:            {bare_rate:,.0f} requests/s")
     print(f"kassa: paid checkouts (create→webhook):  {rate:,.0f} checkouts/s")
     print(
@@ -310,6 +318,14 @@ async def main(args: argparse.Namespace, server: str) -> None:
     print_phases(phases)
 
 
+async def _add_history(database_url: str, copies: int) -> int:
+    connection = await asyncpg.connect(**libpq(database_url))  # type: ignore[call-overload]
+    try:
+        return await add_history(connection, copies)
+    finally:
+        await connection.close()
+
+
 def print_phases(phases: list[tuple[float, float, float]]) -> None:
     names = ("create", "confirm", "confirmed → webhook")
     for name, values in zip(names, zip(*phases, strict=True), strict=True):
@@ -328,6 +344,12 @@ if __name__ == "__main__":
         "--new-customers",
         action="store_true",
         help="every checkout by a new customer (default: one returning customer buys them all)",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=20_000,
+        help="checkouts (with their sales) in the database before the run; 0: none",
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
