@@ -4,14 +4,17 @@ looks the customer up in the same round trip."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kassa.checkout.repository import _FOR_CONFIRM
+from kassa.kit import sql
 from kassa.models import Customer, Payment
 from tests.checkout.conftest import JSON, confirm, create_checkout, create_product
 from tests.conftest import Tenant
@@ -133,3 +136,54 @@ async def test_an_email_of_a_customer_with_another_external_id_is_refused_and_no
         )
     assert payments == 0
     assert await _customers(sessionmaker, tenant) == 1
+
+
+async def test_the_lookup_probes_one_customer_per_way_however_many_the_organization_has(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await _customer(client, tenant, email="wanted@example.com", external_id="wanted")
+    async with sessionmaker() as session:
+        await session.execute(
+            text(
+                "INSERT INTO customers (id, organization_id, type, email, external_id, "
+                "email_verified, metadata, created_at) SELECT gen_random_uuid(), :organization, "
+                "'individual', 'other' || n || '@example.com', 'other-' || n, false, '{}', now() "
+                "FROM generate_series(1, 2000) AS n"
+            ),
+            {"organization": tenant.organization_id},
+        )
+        await session.execute(text("ANALYZE customers"))
+        await session.commit()
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(
+        client, tenant, product_id=product["id"], external_customer_id="wanted"
+    )
+
+    async with sessionmaker() as session:
+        raw = await sql.connection(session)
+        [plan] = _json(
+            await raw.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {_FOR_CONFIRM}",
+                checkout["client_secret"],
+                "wanted@example.com",
+            )
+        )
+        await session.rollback()
+    customer_scans = [
+        node for node in _nodes(plan["Plan"]) if node.get("Relation Name") == "customers"
+    ]
+    assert customer_scans and all("Index" in node["Node Type"] for node in customer_scans)
+    # The named, external id and email ways: a row each at most, none read and thrown away.
+    read = sum(
+        node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in customer_scans
+    )
+    assert read <= 3
+
+
+def _json(value: Any) -> Any:
+    """The session's connections decode json (SQLAlchemy's codec) or leave it text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(below for child in node.get("Plans", []) for below in _nodes(child))]

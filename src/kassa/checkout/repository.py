@@ -42,18 +42,24 @@ _MATCHED_BY_EMAIL = 3
 # A confirm locks its checkout and, in the same round trip, looks up the live customer it is
 # for, in the order ``find_or_create_customer`` asks: the one it names (1), else the one with
 # its external id (2), else with its email (3: ``$2``, the email the confirm brings, or the
-# checkout's). The keys it looked up with come back too.
+# checkout's). The keys it looked up with come back too. Each way is its own branch, so each
+# is one probe of its unique index, however many customers the organization has (one search
+# with the three ORed together scans all of them).
+_LIVE_CUSTOMER = (
+    "SELECT * FROM customers WHERE organization_id = c.organization_id AND deleted_at IS NULL"
+)
 _FOR_CONFIRM = (
     f"SELECT c.*, {sql.columns(Organization, 'o', 'o_')}, "  # noqa: S608
     f"{sql.columns(Customer, 'cu', 'cu_')}, cu.matched_by AS cu_matched_by, "
     "coalesce($2, c.customer_email) AS looked_up_email FROM checkouts c "
     "JOIN organizations o ON o.id = c.organization_id "
-    "LEFT JOIN LATERAL (SELECT customers.*, CASE WHEN id = c.customer_id THEN 1 "
-    f"WHEN external_id = c.external_customer_id THEN 2 ELSE {_MATCHED_BY_EMAIL} END AS matched_by "
-    "FROM customers WHERE organization_id = c.organization_id AND deleted_at IS NULL "
-    "AND (id = c.customer_id OR external_id = c.external_customer_id "
-    "OR lower(email) = lower(coalesce($2, c.customer_email))) "
-    "ORDER BY matched_by LIMIT 1) cu ON true "
+    "LEFT JOIN LATERAL (SELECT * FROM ("
+    f"(SELECT *, 1 AS matched_by FROM ({_LIVE_CUSTOMER} AND id = c.customer_id) named) "
+    f"UNION ALL (SELECT *, 2 FROM ({_LIVE_CUSTOMER} AND external_id = c.external_customer_id) "
+    "external) "
+    f"UNION ALL (SELECT *, {_MATCHED_BY_EMAIL} FROM ({_LIVE_CUSTOMER} "
+    "AND lower(email) = lower(coalesce($2, c.customer_email))) by_email)"
+    ") found ORDER BY matched_by LIMIT 1) cu ON true "
     "WHERE c.client_secret = $1 FOR UPDATE OF c NOWAIT"
 )
 _PRODUCTS = (
