@@ -4,13 +4,14 @@ A benchmark that starts on empty tables measures query plans made for empty tabl
 server's prepared statements keep the plan PostgreSQL chose when a table had a few dozen
 rows (a sequential scan is cheapest then), while the run grows it a hundredfold; production
 tables are large, and autovacuum's ANALYZE makes the server plan again as they grow. So
-after its warm-up a benchmark copies the warm-up's finished sales (checkouts, payments,
-orders, their processor and webhook events) until the tables hold a real merchant's
+after its warm-up a benchmark copies the warm-up's finished sales (customers, checkouts,
+payments, orders, their processor and webhook events) until the tables hold a real merchant's
 thousands, then ANALYZEs them, which also makes every server connection plan again.
 
 Copies keep the columns of their original, except ids and unique values: the n-th copy of a
 row gets ``md5(id || n)`` as its id, and every reference to a copied table is mapped the same
-way, so copies reference each other as their originals did; unique text gets ``-n`` appended.
+way, so copies reference each other as their originals did. The last key of a unique index
+(an email, a client secret, a processor's id) gets ``-n`` appended.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncpg
 
 # In reference order: a table's copies point at copies of the tables before it.
 SALES = (
+    "customers",
     "checkouts",
     "orders",
     "order_items",
@@ -37,11 +39,12 @@ _FINISHED = {
     "webhook_events": "status <> 'pending'",
 }
 
-_COLUMNS = """
+_COLUMNS = r"""
 SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-    EXISTS (
+    EXISTS (  -- the last key of a unique index (the one a copy varies)
         SELECT 1 FROM pg_index i
-        WHERE i.indrelid = a.attrelid AND i.indisunique AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = a.attrelid AND i.indisunique AND NOT i.indisprimary
+            AND pg_get_indexdef(i.indexrelid, i.indnkeyatts, true) ~ ('\m' || a.attname || '\M')
     ) AS is_unique,
     (
         SELECT f.confrelid::regclass::text FROM pg_constraint f
