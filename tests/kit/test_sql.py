@@ -83,6 +83,39 @@ async def test_update_writes_the_named_attributes_and_modified_at(
     assert stored.modified_at == organization.modified_at
 
 
+async def _version(sessionmaker: async_sessionmaker[AsyncSession], id: uuid.UUID) -> int:
+    async with sessionmaker() as session:
+        raw = await sql.connection(session)
+        return int(await raw.fetchval("SELECT xmin FROM organizations WHERE id = $1", id))
+
+
+async def test_an_optimistic_update_fails_whole_when_the_row_changed_since_it_was_read(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    organization = new_organization()
+    await store(sessionmaker, organization)
+    read = await _version(sessionmaker, organization.id)
+    organization.name = "First"
+    async with session_scope(sessionmaker) as session:
+        await sql.update(session, organization, ("name",), read_version=read)
+    assert await _version(sessionmaker, organization.id) != read
+
+    # Written again with the version read before the first write: refused, and so is the
+    # insert in the same statement.
+    alongside = new_organization()
+    organization.name = "Second"
+    writes = sql.Writes()
+    writes.insert([alongside])
+    async with sessionmaker() as session:
+        await sql.update(session, organization, ("name",), writes, read_version=read)
+        with pytest.raises(asyncpg.SerializationError, match="organizations changed"):
+            await writes.run(session)
+    async with sessionmaker() as session:
+        stored = await session.get(Organization, organization.id)
+    assert stored is not None and stored.name == "First"
+    assert await stored_slugs(sessionmaker, alongside.slug) == set()
+
+
 async def test_writes_run_as_one_statement_and_constraints_hold_at_its_end(
     sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,20 +1,32 @@
 """Confirming a checkout: the customer is found or created, the discount redeemed, and the
-payment started, all in the request's transaction under the checkout's row lock.
+payment started, all at once.
 
-Exactly once: the checkout row is locked (``FOR UPDATE NOWAIT``) and must be ``open``, so of
-many concurrent confirms one proceeds; the others get 409 ``CheckoutLocked`` at once (rather
-than queueing on the lock) or, once it committed, 403 ``NotOpenCheckout``. The processor's
-idempotency key is derived from the checkout id and its committed attempt count, so a retried
-confirm (the first one's transaction lost) asks the processor for the same payment again.
+Exactly once, two ways, by the processor:
+
+- A processor that calls a remote service (Stripe): the checkout row is locked (``FOR UPDATE
+  NOWAIT``) in the request's transaction and must be ``open``, so of many concurrent confirms
+  one proceeds to the processor; the others get 409 ``CheckoutLocked`` at once (rather than
+  queueing on the lock) or, once it committed, 403 ``NotOpenCheckout``.
+- The sandbox, which calls nothing: the checkout is read without a lock, and every write of
+  the confirm (the checkout, the payment, the sandbox's event and its job, the webhooks) is
+  one statement whose update of the checkout requires the row version it read (optimistic:
+  ``sql.update``'s ``read_version``). Of concurrent confirms the first statement wins; the
+  others fail whole and get 409 ``CheckoutLocked``, or 403 once the winner is visible. With
+  nothing else written before, that statement commits itself: two round trips in all.
+
+The processor's idempotency key is derived from the checkout id and its committed attempt
+count, so a retried confirm (the first one's transaction lost) asks the processor for the
+same payment again.
 """
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import serialize, service
 from kassa.checkout.customers import find_or_create_customer
-from kassa.checkout.errors import PaymentError, PaymentUnavailable
+from kassa.checkout.errors import CheckoutLocked, PaymentError, PaymentUnavailable
 from kassa.checkout.repository import CheckoutRepository
 from kassa.checkout.schemas import CheckoutConfirm
 from kassa.discount import service as discount_service
@@ -34,24 +46,28 @@ async def confirm_checkout(
     session: AsyncSession, client_secret: str, body: CheckoutConfirm
 ) -> Checkout:
     email = body.customer_email if "customer_email" in body.model_fields_set else None
-    checkout, lookup = await service.lock_for_confirm(session, client_secret, email)
+    found = await service.for_confirm(session, client_secret, email, lock=False)
+    processor = processor_for(found.checkout.processor)
+    read_version: int | None = found.version
+    if processor.remote:
+        found = await service.for_confirm(session, client_secret, email, lock=True)
+        read_version = None  # held under the lock
+    checkout, lookup = found.checkout, found.lookup
     service.ensure_open(checkout)
     await service.update_checkout(session, checkout, body, save=False)
     _check_complete(checkout)
     customer = await find_or_create_customer(session, checkout, lookup)
     checkout.customer_id = customer.id
-    repository = CheckoutRepository(session)
     discount = await _redeem_discount(session, checkout)
     if checkout.total_amount == 0:
-        await _succeed_without_payment(session, checkout)
+        await _succeed_without_payment(session, checkout, read_version)
         return checkout
     if body.confirmation_token_id is None:
         raise ValidationFailed.field(
             ("body", "confirmation_token_id"), "A payment method is required to pay."
         )
-    processor = processor_for(checkout.processor)
     # The request's writes from here on go as one statement: the sandbox's event and its job,
-    # the checkout, the payment.
+    # the checkout, the payment, the webhooks.
     writes = sql.Writes()
     try:
         attempt = await processor.create_payment(
@@ -84,7 +100,7 @@ async def confirm_checkout(
     else:
         checkout.payment_error = None
         checkout.status = "confirmed"
-    await repository.save(checkout, writes)
+    await CheckoutRepository(session).save(checkout, writes, read_version=read_version)
     _record_payment(
         session,
         checkout,
@@ -96,14 +112,28 @@ async def confirm_checkout(
         else "pending",
         writes=writes,
     )
-    await writes.run(session)
+    if not declined:
+        transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = attempt.next_action_url
+        await serialize.emit(session, WebhookEventType.checkout_updated, checkout, writes)
+    await _run(session, writes, optimistic=read_version is not None)
     if declined:
         if discount is not None:
             await discount_service.release(session, discount, checkout_id=checkout.id)
         raise PaymentError(decline_message)
-    transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = attempt.next_action_url
-    await serialize.emit(session, WebhookEventType.checkout_updated, checkout)
     return checkout
+
+
+async def _run(session: AsyncSession, writes: sql.Writes, *, optimistic: bool) -> None:
+    """The confirm's one write statement: on its own when nothing was written before it, as
+    the request's last write (``sql.run_last``). Optimistic, it fails whole when another
+    request changed the checkout since it was read."""
+    if not optimistic:
+        await writes.run(session)
+        return
+    try:
+        await sql.run_last(session, writes)
+    except asyncpg.SerializationError as error:
+        raise CheckoutLocked() from error
 
 
 def _check_complete(checkout: Checkout) -> None:
@@ -160,8 +190,15 @@ def _record_payment(
     )
 
 
-async def _succeed_without_payment(session: AsyncSession, checkout: Checkout) -> None:
+async def _succeed_without_payment(
+    session: AsyncSession, checkout: Checkout, read_version: int | None
+) -> None:
+    """A free checkout's order, in the request's transaction: the checkout's write first, so
+    an optimistic one that lost fails before anything else is done."""
     checkout.status = "succeeded"
+    try:
+        await CheckoutRepository(session).save(checkout, read_version=read_version)
+    except asyncpg.SerializationError as error:
+        raise CheckoutLocked() from error
     await create_paid_order(session, checkout)
-    await CheckoutRepository(session).save(checkout)
     await serialize.emit(session, WebhookEventType.checkout_updated, checkout)

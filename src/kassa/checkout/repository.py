@@ -26,11 +26,21 @@ from kassa.kit.repository import TenantRepository, apply_sorting, contains_text
 from kassa.kit.versioned import VersionedCache
 from kassa.models import Checkout, CheckoutLink, Customer, Organization, Product, ProductPrice
 
-# What ``save`` writes: every column a checkout's life changes (not its identity or creation).
+# What ``save`` writes: every column a checkout's life changes (not its identity or creation;
+# ``modified_at`` is set by every update).
 MUTABLE = tuple(
     key
     for key in sql.keys(Checkout)
-    if key not in {"id", "organization_id", "client_secret", "url", "processor", "created_at"}
+    if key
+    not in {
+        "id",
+        "organization_id",
+        "client_secret",
+        "url",
+        "processor",
+        "created_at",
+        "modified_at",
+    }
 )
 
 _CHECKOUT = "SELECT c.* FROM checkouts c"
@@ -49,7 +59,7 @@ _LIVE_CUSTOMER = (
     "SELECT * FROM customers WHERE organization_id = c.organization_id AND deleted_at IS NULL"
 )
 _FOR_CONFIRM = (
-    f"SELECT c.*, {sql.columns(Organization, 'o', 'o_')}, "  # noqa: S608
+    f"SELECT c.*, c.xmin AS row_version, {sql.columns(Organization, 'o', 'o_')}, "  # noqa: S608
     f"{sql.columns(Customer, 'cu', 'cu_')}, cu.matched_by AS cu_matched_by, "
     "coalesce($2, c.customer_email) AS looked_up_email FROM checkouts c "
     "JOIN organizations o ON o.id = c.organization_id "
@@ -60,8 +70,9 @@ _FOR_CONFIRM = (
     f"UNION ALL (SELECT *, {_MATCHED_BY_EMAIL} FROM ({_LIVE_CUSTOMER} "
     "AND lower(email) = lower(coalesce($2, c.customer_email))) by_email)"
     ") found ORDER BY matched_by LIMIT 1) cu ON true "
-    "WHERE c.client_secret = $1 FOR UPDATE OF c NOWAIT"
+    "WHERE c.client_secret = $1"
 )
+_LOCK_FOR_CONFIRM = f"{_FOR_CONFIRM} FOR UPDATE OF c NOWAIT"
 _PRODUCTS = (
     f"SELECT {sql.columns(Product, 'p', 'p_')}, {sql.columns(ProductPrice, 'pp', 'pp_')}, "  # noqa: S608
     "o.catalog_version FROM products p JOIN organizations o ON o.id = p.organization_id "
@@ -105,6 +116,13 @@ class CustomerLookup:
         email = None if checkout.customer_email is None else str(checkout.customer_email)
         keys = (checkout.customer_id, checkout.external_customer_id, email)
         return (self.customer_id, self.external_id, self.email) == keys
+
+
+@dataclass(frozen=True, slots=True)
+class ForConfirm:
+    checkout: Checkout
+    lookup: CustomerLookup
+    version: int  # the checkout row's xmin as read
 
 
 class CheckoutRepository(TenantRepository[Checkout]):
@@ -156,16 +174,21 @@ class CheckoutRepository(TenantRepository[Checkout]):
         row = await (await sql.connection(self.session)).fetchrow(query, client_secret)
         return None if row is None else self._with_organization(row)
 
-    async def lock_for_confirm(
-        self, client_secret: str, email: str | None
-    ) -> tuple[Checkout, CustomerLookup] | None:
-        """The checkout, locked with its organization as ``by_client_secret`` reads them (a row
-        another transaction holds raises ``CheckoutLocked`` at once), and its customer looked
-        up with ``email`` (or the checkout's own email when None)."""
+    async def for_confirm(
+        self, client_secret: str, email: str | None, *, lock: bool
+    ) -> ForConfirm | None:
+        """The checkout with its organization as ``by_client_secret`` reads them, and its
+        customer looked up with ``email`` (or the checkout's own email when None). ``lock``:
+        the checkout locked in the session's transaction (a row another transaction holds
+        raises ``CheckoutLocked`` at once); else read without a lock, before any transaction
+        begins, for an optimistic write (``save`` with the version read)."""
         try:
-            row = await (await sql.connection(self.session)).fetchrow(
-                _FOR_CONFIRM, client_secret, email
-            )
+            if lock:
+                raw = await sql.connection(self.session)
+                row = await raw.fetchrow(_LOCK_FOR_CONFIRM, client_secret, email)
+            else:
+                raw = await sql.reading_connection(self.session)
+                row = await raw.fetchrow(_FOR_CONFIRM, client_secret, email)
         except asyncpg.LockNotAvailableError as error:
             raise CheckoutLocked() from error
         if row is None:
@@ -179,7 +202,7 @@ class CheckoutRepository(TenantRepository[Checkout]):
             customer=sql.instance(Customer, row, "cu_") if found else None,
             by_email=row["cu_matched_by"] == _MATCHED_BY_EMAIL,
         )
-        return checkout, lookup
+        return ForConfirm(checkout, lookup, row["row_version"])
 
     def _with_organization(self, row: asyncpg.Record) -> Checkout:
         organization = sql.instance(Organization, row, "o_")
@@ -229,10 +252,17 @@ class CheckoutRepository(TenantRepository[Checkout]):
     async def insert(self, checkout: Checkout, writes: sql.Writes | None = None) -> None:
         await sql.insert(self.session, [checkout], writes)
 
-    async def save(self, checkout: Checkout, writes: sql.Writes | None = None) -> None:
+    async def save(
+        self,
+        checkout: Checkout,
+        writes: sql.Writes | None = None,
+        *,
+        read_version: int | None = None,
+    ) -> None:
         """Write a checkout read from this repository back, with everything that can change
-        (now, or with ``writes``)."""
-        await sql.update(self.session, checkout, MUTABLE, writes)
+        (now, or with ``writes``); with ``read_version``, only if it has not changed since it
+        was read at that version (else ``asyncpg.SerializationError``, see ``sql.update``)."""
+        await sql.update(self.session, checkout, MUTABLE, writes, read_version=read_version)
 
     async def mark_succeeded(
         self, checkouts: Sequence[Checkout], now: datetime, writes: sql.Writes | None = None

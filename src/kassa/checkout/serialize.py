@@ -19,6 +19,7 @@ from kassa.checkout.schemas import (
     CheckoutPublic,
     CheckoutPublicConfirmed,
 )
+from kassa.kit import sql
 from kassa.kit.db import transaction_cache
 from kassa.models import Checkout as CheckoutModel
 from kassa.models import Payment
@@ -216,9 +217,13 @@ def emission(
 
 
 async def emit(
-    session: AsyncSession, event_type: WebhookEventType, checkout: CheckoutModel
+    session: AsyncSession,
+    event_type: WebhookEventType,
+    checkout: CheckoutModel,
+    writes: sql.Writes | None = None,
 ) -> Checkout | None:
-    """Emit ``event_type``; returns the serialized checkout if an endpoint listened."""
+    """Emit ``event_type`` (now, or with ``writes``); returns the serialized checkout if an
+    endpoint listened."""
     await session.flush()
     schema: Checkout | None = None
 
@@ -228,7 +233,7 @@ async def emit(
         return schema
 
     await webhook_service.emit(
-        session, checkout.organization_id, event_type, f"checkout:{checkout.id}", data
+        session, checkout.organization_id, event_type, f"checkout:{checkout.id}", data, writes
     )
     return schema
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.checkout import pricing
 from kassa.checkout.errors import ExpiredCheckoutError, NotOpenCheckout
-from kassa.checkout.repository import CheckoutRepository, CustomerLookup
+from kassa.checkout.repository import CheckoutRepository, ForConfirm
 from kassa.checkout.schemas import (
     CheckoutCreate,
     CheckoutListFilters,
@@ -245,15 +245,16 @@ async def get_by_client_secret(
     return _found(await CheckoutRepository(session).by_client_secret(client_secret, lock=lock))
 
 
-async def lock_for_confirm(
-    session: AsyncSession, client_secret: str, email: str | None
-) -> tuple[Checkout, CustomerLookup]:
-    """The checkout, locked (``CheckoutLocked`` when another transaction holds it), and its
-    customer looked up with ``email`` or the checkout's own."""
-    locked = await CheckoutRepository(session).lock_for_confirm(client_secret, email)
-    if locked is None:
+async def for_confirm(
+    session: AsyncSession, client_secret: str, email: str | None, *, lock: bool
+) -> ForConfirm:
+    """The checkout (with ``lock``, locked: ``CheckoutLocked`` when another transaction holds
+    it), its version, and its customer looked up with ``email`` or the checkout's own."""
+    found = await CheckoutRepository(session).for_confirm(client_secret, email, lock=lock)
+    if found is None:
         raise ResourceNotFound()
-    return _found(locked[0]), locked[1]
+    _found(found.checkout)
+    return found
 
 
 def _found(checkout: Checkout | None) -> Checkout:

@@ -106,11 +106,18 @@ def deferred(session: AsyncSession) -> Writes | None:
 
 
 async def run_deferred(session: AsyncSession) -> None:
-    """Run the deferred writes. When nothing else was written (no transaction begun, nothing
-    pending in the ORM), their one statement runs on its own, which commits it: a request
-    that reads, then writes one statement, makes no BEGIN and no COMMIT."""
+    """Run the deferred writes, as the session's last (``run_last``)."""
     writes = deferred(session)
-    if writes is None or not writes.statements:
+    if writes is not None:
+        await run_last(session, writes)
+
+
+async def run_last(session: AsyncSession, writes: Writes) -> None:
+    """Run ``writes`` as the last of the session's transaction. When nothing else was written
+    (no transaction begun, nothing pending in the ORM), their one statement runs on its own,
+    which commits it: a request that reads, then writes one statement, makes no BEGIN and no
+    COMMIT. Nothing may write after them: it would not commit with them."""
+    if not writes.statements:
         return
     raw = await reading_connection(session)
     if raw.is_in_transaction() or session.new or session.dirty or session.deleted:
@@ -141,7 +148,7 @@ class _Table:
 
 
 _TABLES: dict[type[Any], _Table] = {}
-_UPDATES: dict[tuple[type[Any], tuple[str, ...]], str] = {}
+_UPDATES: dict[tuple[type[Any], tuple[str, ...], bool], str] = {}
 _Upsert = tuple[str, tuple[Any, ...]]  # the statement, the defaults of its touched columns
 _UPSERTS: dict[tuple[type[Any], tuple[str, ...], tuple[str, ...]], _Upsert] = {}
 
@@ -416,21 +423,38 @@ def _unless_conflict(table: _Table, on: Sequence[str]) -> str:
 
 
 async def update(
-    session: AsyncSession, row: Any, keys: Sequence[str], writes: Writes | None = None
+    session: AsyncSession,
+    row: Any,
+    keys: Sequence[str],
+    writes: Writes | None = None,
+    *,
+    read_version: int | None = None,
 ) -> None:
     """Write the given attributes of an instance to its row (by id), and set its columns that
-    change on every update (``modified_at``); now, or with ``writes``."""
+    change on every update (``modified_at``); now, or with ``writes``.
+
+    With ``read_version`` (the row's ``xmin`` when it was read), an optimistic write: if the
+    row changed since, the statement fails (``asyncpg.SerializationError``), all of ``writes``
+    with it. A concurrent writer holding the row makes it wait for that one's end first."""
     model = type(row)
     table = _table(model)
     for key, onupdate in table.onupdate:
         if key not in keys:
             setattr(row, key, onupdate.arg(None))
             keys = (*keys, key)
-    statement = _UPDATES.get((model, tuple(keys)))
+    guarded = read_version is not None
+    statement = _UPDATES.get((model, tuple(keys), guarded))
     if statement is None:
         column_of = table.column_of
         assignments = ", ".join(f"{column_of[key]} = ${n}" for n, key in enumerate(keys, 2))
         statement = f"UPDATE {table.name} SET {assignments} WHERE id = $1"  # noqa: S608
-        _UPDATES[(model, tuple(keys))] = statement
+        if guarded:
+            # CASE: the function (which raises) is called only when the version differs.
+            statement += (
+                f" AND CASE WHEN xmin = ${len(keys) + 2}::xid THEN true "
+                f"ELSE kassa_changed_since_read('{table.name}') END"
+            )
+        _UPDATES[(model, tuple(keys), guarded)] = statement
     values = [_parameter(table, key, getattr(row, key)) for key in keys]
-    await write(session, writes, statement, row.id, *values)
+    version = [read_version] if guarded else []
+    await write(session, writes, statement, row.id, *values, *version)

@@ -63,6 +63,10 @@ class PaymentSettlement:
 
 class PaymentProcessor(Protocol):
     name: str
+    # Whether ``create_payment`` calls a remote service. A confirm then holds the checkout's
+    # lock across the call, so that concurrent confirms never reach the processor together;
+    # without one it reads the checkout unlocked and writes it only if unchanged since.
+    remote: bool
 
     async def create_payment(
         self, session: AsyncSession, request: PaymentRequest, writes: Writes | None = None

@@ -94,6 +94,7 @@ def intent_id(idempotency_key: str) -> str:
 
 class SandboxProcessor:
     name = NAME
+    remote = False  # it plays the processor's side in this process
 
     async def create_payment(
         self, session: AsyncSession, request: PaymentRequest, writes: Writes | None = None

@@ -131,6 +131,7 @@ def customer_idempotency_key(request: PaymentRequest) -> str:
 
 class StripeProcessor:
     name = NAME
+    remote = True
 
     def __init__(self, settings: Settings) -> None:
         key = settings.stripe_secret_key

@@ -152,11 +152,14 @@ async def emit(
     event_type: WebhookEventType,
     resource_key: str,
     data: WebhookData,
+    writes: sql.Writes | None = None,
 ) -> list[WebhookEvent]:
     """Record ``event_type`` for every enabled endpoint subscribed to it and enqueue their
-    deliveries, all inside the caller's transaction: they exist iff the change commits.
-    ``data`` may be a coroutine function: it is only called when someone is subscribed."""
-    return await emit_many(session, [Emission(organization_id, event_type, resource_key, data)])
+    deliveries, all inside the caller's transaction (or with ``writes``, in the statement they
+    send): they exist iff the change commits. ``data`` may be a coroutine function: it is only
+    called when someone is subscribed."""
+    emission = Emission(organization_id, event_type, resource_key, data)
+    return await emit_many(session, [emission], writes)
 
 
 async def emit_many(

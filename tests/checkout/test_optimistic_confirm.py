@@ -1,0 +1,140 @@
+"""A sandbox confirm reads its checkout without a lock and writes everything in one statement
+that requires the checkout unchanged since; a processor that calls out confirms under the
+checkout's lock. Either way a change in between never lets a second payment through."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kassa.checkout import confirm as confirm_module
+from kassa.kit.db import session_scope
+from kassa.models import Payment, ProcessorEvent, WebhookEvent
+from kassa.payments.sandbox import SandboxProcessor
+from tests.checkout.conftest import (
+    JSON,
+    PAY,
+    confirm,
+    create_checkout,
+    create_endpoint,
+    create_product,
+)
+from tests.conftest import Tenant
+from tests.support.statements import record_statements
+
+
+async def _rows(sessionmaker: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def _checkout(client: httpx.AsyncClient, checkout: JSON) -> JSON:
+    response = await client.get(f"/v1/checkouts/client/{checkout['client_secret']}")
+    found: JSON = response.json()
+    return found
+
+
+@pytest.mark.parametrize(
+    "returning",
+    [True, False],
+    ids=["returning customer: the write on its own", "new customer: in a transaction"],
+)
+async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    returning: bool,
+) -> None:
+    if returning:
+        response = await client.post(
+            "/v1/customers/", headers=tenant.headers, json={"email": PAY["customer_email"]}
+        )
+        assert response.status_code == 201, response.text
+    await create_endpoint(client, tenant, events=["checkout.updated"])
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    checkout_id = uuid.UUID(checkout["id"])
+    find_customer = confirm_module.find_or_create_customer
+
+    async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        # Another request changes the checkout after this confirm read it.
+        async with session_scope(sessionmaker) as other:
+            await other.execute(
+                text("UPDATE checkouts SET customer_name = 'Meanwhile' WHERE id = :id"),
+                {"id": checkout_id},
+            )
+        return await find_customer(*args, **kwargs)
+
+    events_before = await _rows(sessionmaker, ProcessorEvent)
+    monkeypatch.setattr(confirm_module, "find_or_create_customer", changed_meanwhile)
+    response = await confirm(client, checkout)
+    monkeypatch.undo()
+    assert response.status_code == 409, response.text
+    assert response.json()["error"] == "CheckoutLocked"
+    # Nothing of the confirm was written: no payment, no processor event, no webhook.
+    assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 0
+    assert await _rows(sessionmaker, ProcessorEvent) == events_before
+    assert (
+        await _rows(
+            sessionmaker,
+            WebhookEvent,
+            WebhookEvent.organization_id == tenant.organization_id,
+            WebhookEvent.type == "checkout.updated",
+        )
+        == 0
+    )
+    stored = await _checkout(client, checkout)
+    assert (stored["status"], stored["customer_name"]) == ("open", "Meanwhile")
+
+    # Asked again, it goes through.
+    assert (await confirm(client, checkout)).status_code == 200
+    assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 1
+    assert (
+        await _rows(
+            sessionmaker,
+            WebhookEvent,
+            WebhookEvent.organization_id == tenant.organization_id,
+            WebhookEvent.type == "checkout.updated",
+        )
+        == 1
+    )
+
+
+async def test_a_processor_that_calls_out_confirms_under_the_checkouts_lock(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    monkeypatch.setattr(SandboxProcessor, "remote", True)
+    statements = record_statements(monkeypatch)
+    response = await confirm(client, checkout)
+    monkeypatch.undo()
+    assert response.status_code == 200, response.text
+    # Read, then locked and read again (its processor known) before anything else: the new
+    # customer, the one write statement, which needs no version under the lock.
+    read, begin, lock, *_, write, commit = statements
+    assert "FOR UPDATE" not in read
+    assert begin.startswith("BEGIN") and commit.startswith("COMMIT")
+    assert lock.endswith("FOR UPDATE OF c NOWAIT")
+    assert write.startswith("WITH write_0 AS (") and "kassa_changed_since_read" not in write
+
+
+async def test_an_update_sets_the_checkouts_modified_at(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    assert checkout["modified_at"] is None
+    response = await client.patch(
+        f"/v1/checkouts/{checkout['id']}", headers=tenant.headers, json={"metadata": {"k": "v"}}
+    )
+    assert response.status_code == 200, response.text
+    modified = response.json()["modified_at"]
+    assert modified is not None and modified > checkout["created_at"]
+    assert (await _checkout(client, checkout))["modified_at"] == modified
