@@ -4,6 +4,7 @@ checkout's lock. Either way a change in between never lets a second payment thro
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.checkout import confirm as confirm_module
 from kassa.kit.db import session_scope
-from kassa.models import Payment, ProcessorEvent, WebhookEvent
+from kassa.models import Customer, DiscountRedemption, Payment, ProcessorEvent, WebhookEvent
 from kassa.payments.sandbox import SandboxProcessor
 from tests.checkout.conftest import (
     JSON,
@@ -40,22 +41,39 @@ async def _checkout(client: httpx.AsyncClient, checkout: JSON) -> JSON:
 
 
 @pytest.mark.parametrize(
-    "returning",
-    [True, False],
-    ids=["returning customer: the write on its own", "new customer: in a transaction"],
+    "case",
+    [
+        "a returning customer: the write alone",
+        "a new customer: inserted with the write",
+        "a discount: redeemed first, the write in the transaction",
+    ],
 )
 async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole(
     client: httpx.AsyncClient,
     tenant: Tenant,
     sessionmaker: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
-    returning: bool,
+    case: str,
 ) -> None:
-    if returning:
+    if case.startswith("a returning"):
         response = await client.post(
             "/v1/customers/", headers=tenant.headers, json={"email": PAY["customer_email"]}
         )
         assert response.status_code == 201, response.text
+    body: dict[str, Any] = {}
+    if case.startswith("a discount"):
+        code = f"OPT{uuid.uuid4().hex[:6].upper()}"
+        response = await client.post(
+            "/v1/discounts/",
+            headers=tenant.headers,
+            json={"name": "Ten", "type": "percentage", "basis_points": 1000, "duration": "once"}
+            | {"code": code},
+        )
+        assert response.status_code == 201, response.text
+        body = {"discount_code": code}
+    customers_before = await _rows(
+        sessionmaker, Customer, Customer.organization_id == tenant.organization_id
+    )
     await create_endpoint(client, tenant, events=["checkout.updated"])
     product = await create_product(client, tenant)
     checkout = await create_checkout(client, tenant, product_id=product["id"])
@@ -73,13 +91,20 @@ async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole
 
     events_before = await _rows(sessionmaker, ProcessorEvent)
     monkeypatch.setattr(confirm_module, "find_or_create_customer", changed_meanwhile)
-    response = await confirm(client, checkout)
+    response = await confirm(client, checkout, **body)
     monkeypatch.undo()
     assert response.status_code == 409, response.text
     assert response.json()["error"] == "CheckoutLocked"
     # Nothing of the confirm was written: no payment, no processor event, no webhook.
     assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 0
     assert await _rows(sessionmaker, ProcessorEvent) == events_before
+    assert (
+        await _rows(sessionmaker, Customer, Customer.organization_id == tenant.organization_id)
+        == customers_before
+    )
+    assert not await _rows(
+        sessionmaker, DiscountRedemption, DiscountRedemption.checkout_id == checkout_id
+    )
     assert (
         await _rows(
             sessionmaker,
@@ -93,7 +118,7 @@ async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole
     assert (stored["status"], stored["customer_name"]) == ("open", "Meanwhile")
 
     # Asked again, it goes through.
-    assert (await confirm(client, checkout)).status_code == 200
+    assert (await confirm(client, checkout, **body)).status_code == 200
     assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 1
     assert (
         await _rows(
@@ -138,3 +163,62 @@ async def test_an_update_sets_the_checkouts_modified_at(
     modified = response.json()["modified_at"]
     assert modified is not None and modified > checkout["created_at"]
     assert (await _checkout(client, checkout))["modified_at"] == modified
+
+
+async def test_a_new_customer_is_inserted_with_the_confirms_one_write(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await create_endpoint(client, tenant, events=["customer.created"])
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    statements = record_statements(monkeypatch)
+    response = await confirm(client, checkout, customer_email="first.time@example.com")
+    monkeypatch.undo()
+    assert response.status_code == 200, response.text
+    read, write = statements
+    assert (
+        "FOR UPDATE" not in read
+        and "INSERT INTO customers" in write
+        and "INSERT INTO webhook_events" in write
+    )
+    customer_id = response.json()["customer_id"]
+    async with sessionmaker() as session:
+        customer = await session.get(Customer, uuid.UUID(customer_id))
+        announced = await session.scalar(
+            select(func.count()).where(
+                WebhookEvent.type == "customer.created",
+                WebhookEvent.resource_key == f"customer:{customer_id}",
+            )
+        )
+    assert customer is not None and customer.email == "first.time@example.com"
+    assert announced == 1
+
+
+async def test_two_checkouts_of_one_new_customer_confirmed_together_make_one_customer(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    product = await create_product(client, tenant)
+    checkouts = [await create_checkout(client, tenant, product_id=product["id"]) for _ in range(6)]
+    email = f"together-{uuid.uuid4().hex[:8]}@example.com"
+    responses = await asyncio.gather(*(confirm(client, c, customer_email=email) for c in checkouts))
+    statuses = [response.status_code for response in responses]
+    # Those that lost the race to create the customer are refused whole (409), not paid twice
+    # for two customers; asked again they find the winner's.
+    assert 200 in statuses and set(statuses) <= {200, 409}, statuses
+    for checkout, response in zip(checkouts, responses, strict=True):
+        if response.status_code == 409:
+            assert (await confirm(client, checkout, customer_email=email)).status_code == 200
+    async with sessionmaker() as session:
+        ids = set(
+            await session.scalars(
+                select(Customer.id).where(
+                    Customer.organization_id == tenant.organization_id, Customer.email == email
+                )
+            )
+        )
+    assert len(ids) == 1
+    paid_for = {(await _checkout(client, checkout))["customer_id"] for checkout in checkouts}
+    assert paid_for == {str(ids.pop())}

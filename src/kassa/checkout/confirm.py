@@ -56,7 +56,14 @@ async def confirm_checkout(
     service.ensure_open(checkout)
     await service.update_checkout(session, checkout, body, save=False)
     _check_complete(checkout)
-    customer = await find_or_create_customer(session, checkout, lookup)
+    # The request's writes from here on go as one statement: a new customer (unless a
+    # discount's redemption or a free order must reference it at once), the sandbox's event
+    # and its job, the checkout, the payment, the webhooks.
+    writes = sql.Writes()
+    alone = read_version is not None and checkout.discount_id is None
+    customer = await find_or_create_customer(
+        session, checkout, lookup, writes if alone and checkout.total_amount > 0 else None
+    )
     checkout.customer_id = customer.id
     discount = await _redeem_discount(session, checkout)
     if checkout.total_amount == 0:
@@ -66,9 +73,6 @@ async def confirm_checkout(
         raise ValidationFailed.field(
             ("body", "confirmation_token_id"), "A payment method is required to pay."
         )
-    # The request's writes from here on go as one statement: the sandbox's event and its job,
-    # the checkout, the payment, the webhooks.
-    writes = sql.Writes()
     try:
         attempt = await processor.create_payment(
             session,

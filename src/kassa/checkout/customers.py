@@ -9,36 +9,38 @@ from kassa.checkout.repository import CustomerLookup
 from kassa.customer.repository import CustomerRepository
 from kassa.customer.schemas import CustomerCreate
 from kassa.customer.service import announce_created, new_customer
+from kassa.kit import sql
 from kassa.kit.errors import ValidationFailed
 from kassa.models import Checkout, Customer
 
 
 async def find_or_create_customer(
-    session: AsyncSession, checkout: Checkout, lookup: CustomerLookup | None = None
+    session: AsyncSession,
+    checkout: Checkout,
+    lookup: CustomerLookup | None = None,
+    writes: sql.Writes | None = None,
 ) -> Customer:
     """The checkout's customer: the one it names, else found by external id or email, else a
     new one. A concurrent checkout creating the same customer makes the insert a no-op
     (``ON CONFLICT DO NOTHING``); the winner's row is read instead.
 
-    ``lookup`` (made with the checkout's lock) stands for the first search when it was made
-    with the keys the checkout has now."""
+    ``lookup`` (made with the checkout) stands for the first search when it was made with the
+    keys the checkout has now. With ``writes``, a new customer (and its ``customer.created``)
+    is inserted with them, and a concurrent checkout that created the same customer first
+    makes their statement fail (a unique violation: 409), nothing of it written."""
     repository = CustomerRepository(session)
     found = await _first_search(repository, checkout, lookup)
+    if found is None and writes is not None:
+        customer = _new_customer(checkout)
+        writes.insert([customer])
+        await announce_created(session, customer, writes)
+        return customer
     for attempt in range(2):
         if attempt:
             found = await _find_customer(repository, checkout)
         if found is not None:
             return found
-        customer = new_customer(
-            checkout.organization_id,
-            CustomerCreate(
-                email=checkout.customer_email,
-                name=checkout.customer_name,
-                external_id=checkout.external_customer_id,
-                billing_address=checkout.customer_billing_address,
-                metadata=checkout.customer_metadata,
-            ),
-        )
+        customer = _new_customer(checkout)
         if await repository.insert_unless_taken(customer):
             await announce_created(session, customer)
             return customer
@@ -46,6 +48,19 @@ async def find_or_create_customer(
         ("body", "customer_email"),
         "This email belongs to another customer.",
         checkout.customer_email,
+    )
+
+
+def _new_customer(checkout: Checkout) -> Customer:
+    return new_customer(
+        checkout.organization_id,
+        CustomerCreate(
+            email=checkout.customer_email,
+            name=checkout.customer_name,
+            external_id=checkout.external_customer_id,
+            billing_address=checkout.customer_billing_address,
+            metadata=checkout.customer_metadata,
+        ),
     )
 
 

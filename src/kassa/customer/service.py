@@ -18,6 +18,7 @@ from kassa.customer.schemas import (
 )
 from kassa.customer.serialize import customer_schema
 from kassa.customer.tax_id import InvalidTaxID, parse_tax_id
+from kassa.kit import sql
 from kassa.kit.address import AddressInput
 from kassa.kit.clock import utc_now
 from kassa.kit.errors import ResourceNotFound, ValidationFailed
@@ -29,13 +30,19 @@ from kassa.webhook.schemas import WebhookEventType
 _UNIQUE_FIELDS = {"uq_customers_org_email": "email", "uq_customers_org_external_id": "external_id"}
 
 
-async def _emit(session: AsyncSession, event_type: WebhookEventType, customer: Customer) -> None:
+async def _emit(
+    session: AsyncSession,
+    event_type: WebhookEventType,
+    customer: Customer,
+    writes: sql.Writes | None = None,
+) -> None:
     await webhook_service.emit(
         session,
         customer.organization_id,
         event_type,
         f"customer:{customer.id}",
         customer_schema(customer),
+        writes,
     )
 
 
@@ -105,9 +112,11 @@ def new_customer(organization_id: uuid.UUID, body: CustomerCreate) -> Customer:
     )
 
 
-async def announce_created(session: AsyncSession, customer: Customer) -> None:
-    """``customer.created`` for a customer just stored."""
-    await _emit(session, WebhookEventType.customer_created, customer)
+async def announce_created(
+    session: AsyncSession, customer: Customer, writes: sql.Writes | None = None
+) -> None:
+    """``customer.created`` for a customer just stored (or stored with ``writes``)."""
+    await _emit(session, WebhookEventType.customer_created, customer, writes)
 
 
 async def list_customers(
