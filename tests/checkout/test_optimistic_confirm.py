@@ -48,7 +48,7 @@ async def _checkout(client: httpx.AsyncClient, checkout: JSON) -> JSON:
         "a discount: redeemed first, the write in the transaction",
     ],
 )
-async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole(
+async def test_a_checkout_changed_under_every_attempt_is_refused_whole(
     client: httpx.AsyncClient,
     tenant: Tenant,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -81,7 +81,8 @@ async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole
     find_customer = confirm_module.find_or_create_customer
 
     async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        # Another request changes the checkout after this confirm read it.
+        # Another request changes the checkout after this confirm read it (each time: a
+        # confirm whose write ran alone tries once more).
         async with session_scope(sessionmaker) as other:
             await other.execute(
                 text("UPDATE checkouts SET customer_name = 'Meanwhile' WHERE id = :id"),
@@ -129,6 +130,46 @@ async def test_a_change_between_the_read_and_the_write_refuses_the_confirm_whole
         )
         == 1
     )
+
+
+async def test_a_checkout_changed_once_meanwhile_is_confirmed_on_the_second_try_keeping_it(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    find_customer = confirm_module.find_or_create_customer
+    changes = 0
+
+    async def changed_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal changes
+        if not changes:
+            changes += 1
+            async with session_scope(sessionmaker) as other:
+                await other.execute(
+                    text(
+                        "UPDATE checkouts SET success_url = 'https://meanwhile.example/' "
+                        "WHERE id = :id"
+                    ),
+                    {"id": uuid.UUID(checkout["id"])},
+                )
+        return await find_customer(*args, **kwargs)
+
+    monkeypatch.setattr(confirm_module, "find_or_create_customer", changed_once)
+    statements = record_statements(monkeypatch)
+    response = await confirm(client, checkout)
+    monkeypatch.undo()
+    assert response.status_code == 200, response.text
+    # Read, (the other request's change), the write that lost, read again, the write; the
+    # change made meanwhile is kept.
+    ours = [s[:20] for s in statements if "meanwhile" not in s and s not in ("BEGIN;", "COMMIT;")]
+    assert ours == 2 * ["SELECT c.*, c.xmin A", "WITH write_0 AS (INS"]
+    assert response.json()["success_url"] == "https://meanwhile.example/"
+    assert response.json()["status"] == "confirmed"
+    checkout_id = uuid.UUID(checkout["id"])
+    assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 1
 
 
 async def test_a_processor_that_calls_out_confirms_under_the_checkouts_lock(

@@ -11,8 +11,8 @@ Exactly once, two ways, by the processor:
   the confirm (the checkout, the payment, the sandbox's event and its job, the webhooks) is
   one statement whose update of the checkout requires the row version it read (optimistic:
   ``sql.update``'s ``read_version``). Of concurrent confirms the first statement wins; the
-  others fail whole and get 409 ``CheckoutLocked``, or 403 once the winner is visible. With
-  nothing else written before, that statement commits itself: two round trips in all.
+  others fail whole, are made once more, and get 403 ``NotOpenCheckout``. With nothing else
+  written before, that statement commits itself: two round trips in all.
 
 The processor's idempotency key is derived from the checkout id and its committed attempt
 count, so a retried confirm (the first one's transaction lost) asks the processor for the
@@ -42,8 +42,25 @@ from kassa.payments.repository import PaymentRepository
 from kassa.webhook.schemas import WebhookEventType
 
 
+class _LostRace(Exception):
+    """An optimistic confirm's write failed on its own, so nothing of it was written."""
+
+
 async def confirm_checkout(
     session: AsyncSession, client_secret: str, body: CheckoutConfirm
+) -> Checkout:
+    """Confirm, and pay unless the checkout is free. An optimistic confirm whose write lost a
+    race (the checkout changed since it was read, or a concurrent checkout created the same
+    new customer) wrote nothing: it is made once more from the start, and then finds what the
+    winner wrote (the checkout no longer open: 403; the customer, to reuse)."""
+    try:
+        return await _confirm(session, client_secret, body, last_try=False)
+    except _LostRace:
+        return await _confirm(session, client_secret, body, last_try=True)
+
+
+async def _confirm(
+    session: AsyncSession, client_secret: str, body: CheckoutConfirm, *, last_try: bool
 ) -> Checkout:
     email = body.customer_email if "customer_email" in body.model_fields_set else None
     found = await service.for_confirm(session, client_secret, email, lock=False)
@@ -119,7 +136,7 @@ async def confirm_checkout(
     if not declined:
         transaction_cache(session, serialize.NEXT_ACTIONS)[checkout.id] = attempt.next_action_url
         await serialize.emit(session, WebhookEventType.checkout_updated, checkout, writes)
-    await _run(session, writes, optimistic=read_version is not None)
+    await _run(session, writes, optimistic=read_version is not None, last_try=last_try)
     if declined:
         if discount is not None:
             await discount_service.release(session, discount, checkout_id=checkout.id)
@@ -127,16 +144,24 @@ async def confirm_checkout(
     return checkout
 
 
-async def _run(session: AsyncSession, writes: sql.Writes, *, optimistic: bool) -> None:
+async def _run(
+    session: AsyncSession, writes: sql.Writes, *, optimistic: bool, last_try: bool
+) -> None:
     """The confirm's one write statement: on its own when nothing was written before it, as
     the request's last write (``sql.run_last``). Optimistic, it fails whole when another
-    request changed the checkout since it was read."""
+    request changed the checkout since it was read (``_LostRace`` when it ran on its own, to
+    be tried again; else ``CheckoutLocked``, the transaction lost with it)."""
     if not optimistic:
         await writes.run(session)
         return
     try:
         await sql.run_last(session, writes)
-    except asyncpg.SerializationError as error:
+    except (asyncpg.SerializationError, asyncpg.UniqueViolationError) as error:
+        alone = not (await sql.reading_connection(session)).is_in_transaction()
+        if alone and not last_try:
+            raise _LostRace() from error
+        if isinstance(error, asyncpg.UniqueViolationError):
+            raise
         raise CheckoutLocked() from error
 
 
