@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import aiohttp
 import httpx
+import pytest
 import pytest_asyncio
 from pydantic import BaseModel
 from sqlalchemy import select, text
@@ -40,6 +41,7 @@ from kassa.webhook.jobs import DeliverWebhookEvent, deliver_webhook_event
 from kassa.webhook.schemas import WebhookEndpointCreate, WebhookEventType
 from tests.conftest import TEST_SECRET_KEY, Tenant, create_database, drop_database
 from tests.support.receiver import Received, Receiver, Reply, running_receiver
+from tests.support.statements import record_statements
 from tests.webhook.conftest import Hooked, add_endpoint, pending_events
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -111,6 +113,30 @@ async def test_in_one_batch_only_the_earliest_event_about_a_resource_goes(
     ]
     for event in (first, second, third):
         assert [d.attempt for d in await _deliveries(sessionmaker, event.id)] == [1]
+
+
+async def test_a_batch_locks_its_events_with_their_endpoints_and_order_in_one_round_trip(
+    client: httpx.AsyncClient,
+    hooked: Hooked,
+    receiver: Receiver,
+    sessionmaker: Sessionmaker,
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    product = await _create_product(client, hooked)
+    await client.patch(
+        f"/v1/products/{product['id']}", headers=hooked.tenant.headers, json={"name": "Second"}
+    )
+    first, second = await pending_events(sessionmaker, hooked.tenant.organization_id)
+    statements = record_statements(monkeypatch)
+    outcomes = await _batch(sessionmaker, [second.id, first.id], http)
+    monkeypatch.undo()
+    assert outcomes[first.id].status == "delivered"
+    assert outcomes[second.id].status == "waiting_for_predecessor"
+    begin, lock, write, successors, commit = statements
+    assert begin.startswith("BEGIN") and commit.startswith("COMMIT")
+    assert "LEFT JOIN webhook_endpoints" in lock and "behind_pending" in lock
+    assert write.startswith("WITH write_0 AS (") and "successor" in successors
 
 
 async def test_one_batch_with_a_success_a_failure_and_a_gone_endpoint(

@@ -89,7 +89,7 @@ async def deliver_events(
     events = WebhookEventRepository(session)
     ids = list(dict.fromkeys(event_ids))
     outcomes: dict[uuid.UUID, Outcome] = {}
-    locked = await events.lock_for_delivery(ids)
+    locked, endpoints = await events.lock_for_delivery(ids)
     now = utc_now()
     if len(locked) < len(ids):
         found = {event.id for event in locked}
@@ -115,8 +115,8 @@ async def deliver_events(
     if not due:
         return outcomes
 
-    # Not locked: deliveries to one endpoint run in parallel; its counters change atomically.
-    endpoints = await WebhookEndpointRepository(session).by_ids({e.endpoint_id for e in due})
+    # Endpoints are not locked: deliveries to one run in parallel; its counters change
+    # atomically.
     states: list[EventState] = []
     sendable: list[LockedEvent] = []
     for event in due:
@@ -126,10 +126,9 @@ async def deliver_events(
             outcomes[event.id] = Outcome("skipped", endpoint_id=event.endpoint_id)
         else:
             sendable.append(event)
-    waiting = await events.with_pending_predecessor([event.id for event in sendable])
     to_send: list[LockedEvent] = []
     for event in sendable:
-        if event.id in waiting:
+        if event.behind_pending:
             next_at = now + ORDERING_WAIT
             states.append(_state(event, "pending", next_at))
             outcomes[event.id] = Outcome(

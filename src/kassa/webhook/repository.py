@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,16 +35,6 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
         version = rows[0]["webhooks_version"] if rows else 0
         return version, [sql.instance(WebhookEndpoint, row) for row in rows if row["id"]]
 
-    async def by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
-        """Endpoints by id, deleted ones included, as values (not tenant-scoped: for the
-        worker, every delivery batch asks)."""
-        if not ids:
-            return {}
-        rows = await (await sql.connection(self.session)).fetch(
-            "SELECT * FROM webhook_endpoints WHERE id = ANY($1::uuid[])", list(ids)
-        )
-        return {row["id"]: sql.instance(WebhookEndpoint, row) for row in rows}
-
     async def count_failure(self, endpoint_id: uuid.UUID, events: int = 1) -> int:
         """``events`` more events failed for good; the new count of consecutive failed events."""
         statement = (
@@ -77,28 +67,27 @@ class WebhookEndpointRepository(TenantRepository[WebhookEndpoint]):
 class WebhookEventRepository(TenantRepository[WebhookEvent]):
     model = WebhookEvent
 
-    async def lock_for_delivery(self, ids: Sequence[uuid.UUID]) -> list[LockedEvent]:
-        """Lock the given events, skipping those another transaction holds, earliest first.
+    async def lock_for_delivery(
+        self, ids: Sequence[uuid.UUID]
+    ) -> tuple[list[LockedEvent], dict[uuid.UUID, WebhookEndpoint]]:
+        """Lock the given events, skipping those another transaction holds, earliest first,
+        each with whether an earlier event about the same resource for the same endpoint is
+        pending; and their endpoints (deleted ones included, not locked), in one round trip.
 
         Plain rows rather than ORM objects: the worker loads a hundred at a time, and only
         writes them back through ``record_states``.
         """
         rows = await (await sql.connection(self.session)).fetch(_LOCK_FOR_DELIVERY, list(ids))
-        return [LockedEvent(*row) for row in rows]
+        endpoints: dict[uuid.UUID, WebhookEndpoint] = {}
+        for row in rows:
+            if row["ep_id"] is not None and row["ep_id"] not in endpoints:
+                endpoints[row["ep_id"]] = sql.instance(WebhookEndpoint, row, "ep_")
+        events = [LockedEvent(*(row[key] for key in _LOCKED_EVENT)) for row in rows]
+        return events, endpoints
 
     async def existing(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         rows = await (await sql.connection(self.session)).fetch(
             "SELECT id FROM webhook_events WHERE id = ANY($1::uuid[])", list(ids)
-        )
-        return {row["id"] for row in rows}
-
-    async def with_pending_predecessor(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Those of the given events behind an earlier pending event about the same resource
-        for the same endpoint (of the given ones, only the earliest of a resource is not)."""
-        if not ids:
-            return set()
-        rows = await (await sql.connection(self.session)).fetch(
-            _WITH_PENDING_PREDECESSOR, list(ids)
         )
         return {row["id"] for row in rows}
 
@@ -203,27 +192,38 @@ class LockedEvent:
     attempts: int
     next_attempt_at: datetime | None
     last_http_code: int | None
+    behind_pending: bool  # an earlier event about its resource for its endpoint is pending
 
 
 # The delivery hot path: plain SQL (``kit.sql``).
-_LOCK_FOR_DELIVERY = """
-    SELECT id, organization_id, endpoint_id, type, payload, status, attempts, next_attempt_at,
-           last_http_code
-    FROM webhook_events
-    WHERE id = ANY($1::uuid[])
-    ORDER BY sequence
-    FOR UPDATE SKIP LOCKED
-"""
-
-_WITH_PENDING_PREDECESSOR = """
-    SELECT event.id FROM webhook_events event
-    WHERE event.id = ANY($1::uuid[]) AND EXISTS (
-        SELECT 1 FROM webhook_events earlier
-        WHERE earlier.endpoint_id = event.endpoint_id
-          AND earlier.resource_key = event.resource_key
-          AND earlier.sequence < event.sequence AND earlier.status = 'pending'
-    )
-"""
+_LOCKED_EVENT = (
+    "id",
+    "organization_id",
+    "endpoint_id",
+    "type",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_http_code",
+    "behind_pending",
+)
+# Of the given events, only the earliest pending one of a resource is not behind another.
+_LOCK_FOR_DELIVERY = f"""
+    SELECT {", ".join(f"event.{key}" for key in _LOCKED_EVENT[:-1])},
+        EXISTS (
+            SELECT 1 FROM webhook_events earlier
+            WHERE earlier.endpoint_id = event.endpoint_id
+              AND earlier.resource_key = event.resource_key
+              AND earlier.sequence < event.sequence AND earlier.status = 'pending'
+        ) AS behind_pending,
+        {sql.columns(WebhookEndpoint, "endpoint", "ep_")}
+    FROM webhook_events event
+    LEFT JOIN webhook_endpoints endpoint ON endpoint.id = event.endpoint_id
+    WHERE event.id = ANY($1::uuid[])
+    ORDER BY event.sequence
+    FOR UPDATE OF event SKIP LOCKED
+"""  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)
