@@ -34,6 +34,16 @@ async def _rows(sessionmaker: async_sessionmaker[AsyncSession], model: Any, *whe
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
+async def _checkouts_updated(sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant) -> int:
+    """The tenant's ``checkout.updated`` events."""
+    return await _rows(
+        sessionmaker,
+        WebhookEvent,
+        WebhookEvent.organization_id == tenant.organization_id,
+        WebhookEvent.type == "checkout.updated",
+    )
+
+
 async def _checkout(client: httpx.AsyncClient, checkout: JSON) -> JSON:
     response = await client.get(f"/v1/checkouts/client/{checkout['client_secret']}")
     found: JSON = response.json()
@@ -106,30 +116,14 @@ async def test_a_checkout_changed_under_every_attempt_is_refused_whole(
     assert not await _rows(
         sessionmaker, DiscountRedemption, DiscountRedemption.checkout_id == checkout_id
     )
-    assert (
-        await _rows(
-            sessionmaker,
-            WebhookEvent,
-            WebhookEvent.organization_id == tenant.organization_id,
-            WebhookEvent.type == "checkout.updated",
-        )
-        == 0
-    )
+    assert await _checkouts_updated(sessionmaker, tenant) == 0
     stored = await _checkout(client, checkout)
     assert (stored["status"], stored["customer_name"]) == ("open", "Meanwhile")
 
     # Asked again, it goes through.
     assert (await confirm(client, checkout, **body)).status_code == 200
     assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 1
-    assert (
-        await _rows(
-            sessionmaker,
-            WebhookEvent,
-            WebhookEvent.organization_id == tenant.organization_id,
-            WebhookEvent.type == "checkout.updated",
-        )
-        == 1
-    )
+    assert await _checkouts_updated(sessionmaker, tenant) == 1
 
 
 async def test_a_checkout_changed_once_meanwhile_is_confirmed_on_the_second_try_keeping_it(
@@ -172,20 +166,58 @@ async def test_a_checkout_changed_once_meanwhile_is_confirmed_on_the_second_try_
     assert await _rows(sessionmaker, Payment, Payment.checkout_id == checkout_id) == 1
 
 
+class _CallingOut(SandboxProcessor):
+    """The sandbox standing for a processor that calls a remote service."""
+
+    name = "stripe"
+    remote = True
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "the deployment's processor calls out",
+        "the checkout's processor calls out, the deployment's does not",
+    ],
+)
 async def test_a_processor_that_calls_out_confirms_under_the_checkouts_lock(
-    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
 ) -> None:
     product = await create_product(client, tenant)
     checkout = await create_checkout(client, tenant, product_id=product["id"])
-    monkeypatch.setattr(SandboxProcessor, "remote", True)
+    deployments = case.startswith("the deployment's")
+    if deployments:
+        monkeypatch.setattr(SandboxProcessor, "remote", True)
+    else:
+        async with session_scope(sessionmaker) as session:
+            await session.execute(
+                text("UPDATE checkouts SET processor = 'stripe' WHERE id = :id"),
+                {"id": uuid.UUID(checkout["id"])},
+            )
+        processor_for = confirm_module.processor_for
+        monkeypatch.setattr(
+            confirm_module,
+            "processor_for",
+            lambda name: _CallingOut() if name == "stripe" else processor_for(name),
+        )
     statements = record_statements(monkeypatch)
     response = await confirm(client, checkout)
     monkeypatch.undo()
     assert response.status_code == 200, response.text
-    # Read, then locked and read again (its processor known) before anything else: the new
-    # customer, the one write statement, which needs no version under the lock.
-    read, begin, lock, *_, write, commit = statements
-    assert "FOR UPDATE" not in read
+    # Locked and read before anything else (the deployment's processor known at once; else
+    # read, then its processor known, locked and read again): the new customer, the one write
+    # statement, which needs no version under the lock.
+    reads = [s for s in statements if s.startswith("SELECT c.*, c.xmin")]
+    if deployments:
+        begin, lock, *_, write, commit = statements
+        assert reads == [lock]
+    else:
+        read, begin, lock, *_, write, commit = statements
+        assert "FOR UPDATE" not in read and reads == [read, lock]
     assert begin.startswith("BEGIN") and commit.startswith("COMMIT")
     assert lock.endswith("FOR UPDATE OF c NOWAIT")
     assert write.startswith("WITH write_0 AS (") and "kassa_changed_since_read" not in write

@@ -29,6 +29,7 @@ from kassa.checkout.customers import find_or_create_customer
 from kassa.checkout.errors import CheckoutLocked, PaymentError, PaymentUnavailable
 from kassa.checkout.repository import CheckoutRepository
 from kassa.checkout.schemas import CheckoutConfirm
+from kassa.config import get_settings
 from kassa.discount import service as discount_service
 from kassa.kit import sql
 from kassa.kit.db import transaction_cache
@@ -63,12 +64,21 @@ async def _confirm(
     session: AsyncSession, client_secret: str, body: CheckoutConfirm, *, last_try: bool
 ) -> Checkout:
     email = body.customer_email if "customer_email" in body.model_fields_set else None
-    found = await service.for_confirm(session, client_secret, email, lock=False)
-    processor = processor_for(found.checkout.processor)
-    read_version: int | None = found.version
-    if processor.remote:
+    # Checkouts are made for the deployment's processor: whether it calls out decides, before
+    # the checkout is read, whether to read it under the lock.
+    configured = processor_for(get_settings().payment_processor)
+    locked = configured.remote
+    found = await service.for_confirm(session, client_secret, email, lock=locked)
+    processor = (
+        configured
+        if found.checkout.processor == configured.name
+        else processor_for(found.checkout.processor)
+    )
+    if processor.remote and not locked:
+        # Made for a processor that calls out, before the deployment changed processors.
         found = await service.for_confirm(session, client_secret, email, lock=True)
-        read_version = None  # held under the lock
+        locked = True
+    read_version = None if locked else found.version
     checkout, lookup = found.checkout, found.lookup
     service.ensure_open(checkout)
     await service.update_checkout(session, checkout, body, save=False)
@@ -77,9 +87,11 @@ async def _confirm(
     # discount's redemption or a free order must reference it at once), the sandbox's event
     # and its job, the checkout, the payment, the webhooks.
     writes = sql.Writes()
-    alone = read_version is not None and checkout.discount_id is None
+    customer_with_writes = (
+        read_version is not None and checkout.discount_id is None and checkout.total_amount > 0
+    )
     customer = await find_or_create_customer(
-        session, checkout, lookup, writes if alone and checkout.total_amount > 0 else None
+        session, checkout, lookup, writes if customer_with_writes else None
     )
     checkout.customer_id = customer.id
     discount = await _redeem_discount(session, checkout)

@@ -26,8 +26,8 @@ async def find_or_create_customer(
 
     ``lookup`` (made with the checkout) stands for the first search when it was made with the
     keys the checkout has now. With ``writes``, a new customer (and its ``customer.created``)
-    is inserted with them, and a concurrent checkout that created the same customer first
-    makes their statement fail (a unique violation: 409), nothing of it written."""
+    is inserted with them: a concurrent checkout that created the same customer first makes
+    their statement fail whole (a unique violation), for the caller to try again."""
     repository = CustomerRepository(session)
     found = await _first_search(repository, checkout, lookup)
     if found is None and writes is not None:

@@ -182,13 +182,11 @@ class CheckoutRepository(TenantRepository[Checkout]):
         the checkout locked in the session's transaction (a row another transaction holds
         raises ``CheckoutLocked`` at once); else read without a lock, before any transaction
         begins, for an optimistic write (``save`` with the version read)."""
+        raw = await (sql.connection if lock else sql.reading_connection)(self.session)
         try:
-            if lock:
-                raw = await sql.connection(self.session)
-                row = await raw.fetchrow(_LOCK_FOR_CONFIRM, client_secret, email)
-            else:
-                raw = await sql.reading_connection(self.session)
-                row = await raw.fetchrow(_FOR_CONFIRM, client_secret, email)
+            row = await raw.fetchrow(
+                _LOCK_FOR_CONFIRM if lock else _FOR_CONFIRM, client_secret, email
+            )
         except asyncpg.LockNotAvailableError as error:
             raise CheckoutLocked() from error
         if row is None:
