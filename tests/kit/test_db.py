@@ -4,6 +4,7 @@ import asyncio
 
 import httpx
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from kassa.app import create_app
 from kassa.auth.tokens import generate_token
@@ -44,12 +45,15 @@ async def test_a_request_finding_every_connection_busy_gets_503_with_retry_after
     try:
         await held.execute(text("SELECT 1"))  # the pool's only connection, checked out
         async with httpx.AsyncClient(transport=transport, base_url="http://kassa") as client:
-            response = await client.get(
-                "/v1/products/", headers={"Authorization": f"Bearer {generate_token()}"}
-            )
+            with capture_logs() as logs:
+                response = await client.get(
+                    "/v1/products/", headers={"Authorization": f"Bearer {generate_token()}"}
+                )
         assert response.status_code == 503, response.text
         assert response.headers["Retry-After"] == "1"
         assert response.json()["error"] == "ServiceUnavailable"
+        [cause] = [entry for entry in logs if entry["event"] == "database_unavailable"]
+        assert cause["log_level"] == "warning" and cause["error_type"] == "TimeoutError"
     finally:
         await held.close()
         await app.state.engine.dispose()

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +20,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kassa.kit import sql
+
+log = structlog.get_logger(__name__)
 
 
 class KassaError(Exception):
@@ -163,6 +166,8 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The access log says 503; this line says why (pool exhausted, connection lost, ...).
+    log.warning("database_unavailable", error_type=type(exc).__name__, error=str(exc))
     return JSONResponse(
         {"error": "ServiceUnavailable", "detail": "The database is unavailable."},
         status_code=503,
