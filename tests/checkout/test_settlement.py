@@ -9,9 +9,11 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kassa.checkout.settlement import settle
 from kassa.kit.db import session_scope
 from kassa.models import OrganizationNotice, Payment, ProcessorEvent
 from kassa.payments import sandbox
+from kassa.payments.processor import PaymentSettlement
 from tests.checkout.conftest import JSON, PAY, RunJobs, confirm, create_checkout, create_product
 from tests.conftest import Tenant
 
@@ -154,3 +156,46 @@ async def test_wrong_amounts_and_second_charges_are_kept_for_review(
     assert by_intent[second] == "needs_review"
     assert sorted(by_intent.values()).count("succeeded") == 1
     assert notices == ["payment.needs_review", "payment.needs_review"]
+
+
+async def test_a_lost_charge_of_a_checkout_being_paid_is_kept_for_review(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: RunJobs,
+) -> None:
+    """A success for an unknown payment of a checkout whose own payment is still in flight:
+    a second charge, recorded for review (the live-payment index refused it before, and the
+    job retried until it was held failed)."""
+    checkout = await _ready_checkout(client, tenant)
+    assert (await confirm(client, checkout)).status_code == 200  # its payment is pending
+    lost = f"sbx_pi_lost_{uuid.uuid4().hex[:12]}"
+    async with session_scope(sessionmaker) as session:
+        outcome = await settle(
+            session,
+            "sandbox",
+            PaymentSettlement(lost, "succeeded", 2500, "usd", checkout_id=checkout["id"]),
+        )
+    assert outcome == "duplicate_charge"
+
+    async def paid() -> bool:
+        state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
+        return bool(state.json()["status"] == "succeeded")
+
+    await run_jobs(paid)
+    orders = await client.get(
+        "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
+    )
+    assert len(orders.json()["items"]) == 1
+    async with sessionmaker() as session:
+        statuses = dict(
+            (
+                await session.execute(
+                    select(Payment.processor_id, Payment.status).where(
+                        Payment.checkout_id == uuid.UUID(checkout["id"])
+                    )
+                )
+            ).all()
+        )
+    assert statuses.pop(lost) == "needs_review"
+    assert list(statuses.values()) == ["succeeded"]

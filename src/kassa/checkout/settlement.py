@@ -19,6 +19,7 @@ from kassa.checkout.repository import CheckoutRepository
 from kassa.discount.service import release as release_discount
 from kassa.kit.ids import new_id
 from kassa.models import Checkout, Discount, OrganizationNotice, Payment
+from kassa.models.payment import LIVE_PAYMENT_STATUSES
 from kassa.order.repository import OrderRepository
 from kassa.order.service import create_paid_order
 from kassa.payments.processor import PaymentSettlement
@@ -140,8 +141,9 @@ async def _adopt(
         amount=checkout.total_amount,
         currency=checkout.currency,
     )
-    if checkout.status == "succeeded":
-        # Already paid by another payment: this one is a second charge (and not a live one).
+    if checkout.status == "succeeded" or await _has_live_payment(session, checkout.id):
+        # Paid, or being paid, by another payment (at most one can be live, see ``Payment``):
+        # this one is a second charge, kept for review rather than refused by the index.
         await _needs_review(session, payment, "duplicate_charge", settlement)
     session.add(payment)
     log.warning(
@@ -151,6 +153,13 @@ async def _adopt(
         processor_id=settlement.processor_id,
     )
     return payment
+
+
+async def _has_live_payment(session: AsyncSession, checkout_id: uuid.UUID) -> bool:
+    statement = select(Payment.id).where(
+        Payment.checkout_id == checkout_id, Payment.status.in_(LIVE_PAYMENT_STATUSES)
+    )
+    return (await session.execute(statement.limit(1))).first() is not None
 
 
 async def _needs_review(

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from kassa.models.order import Order
 
 
+# In flight or succeeded: at most one such payment per checkout (``uq_payments_checkout_live``).
+LIVE_PAYMENT_STATUSES = ("pending", "requires_action", "succeeded")
+
+
 class Payment(RecordMixin, Base):
     """One attempt to collect money through a processor.
 
@@ -29,7 +33,9 @@ class Payment(RecordMixin, Base):
             "uq_payments_checkout_live",
             "checkout_id",
             unique=True,
-            postgresql_where=text("status IN ('pending', 'requires_action', 'succeeded')"),
+            postgresql_where=text(
+                "status IN (" + ", ".join(f"'{s}'" for s in LIVE_PAYMENT_STATUSES) + ")"
+            ),
         ),
     )
 
