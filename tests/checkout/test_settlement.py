@@ -66,6 +66,29 @@ async def _settled(
     return await _outcome(sessionmaker, intent)
 
 
+async def _run_until_paid(
+    client: httpx.AsyncClient, tenant: Tenant, run_jobs: RunJobs, checkout: JSON
+) -> None:
+    async def paid() -> bool:
+        state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
+        return bool(state.json()["status"] == "succeeded")
+
+    await run_jobs(paid)
+
+
+async def _payment_statuses(
+    sessionmaker: async_sessionmaker[AsyncSession], checkout: JSON
+) -> dict[str, str]:
+    """The checkout's payments: processor id → status."""
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(Payment.processor_id, Payment.status).where(
+                Payment.checkout_id == uuid.UUID(checkout["id"])
+            )
+        )
+        return {processor_id: status for processor_id, status in rows}
+
+
 async def test_a_lost_confirm_is_adopted_into_a_paid_order(
     client: httpx.AsyncClient,
     tenant: Tenant,
@@ -120,11 +143,7 @@ async def test_wrong_amounts_and_second_charges_are_kept_for_review(
     # The customer pays properly; then the processor reports yet another charge for it.
     assert (await confirm(client, checkout)).status_code == 200
 
-    async def paid() -> bool:
-        state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
-        return bool(state.json()["status"] == "succeeded")
-
-    await run_jobs(paid)
+    await _run_until_paid(client, tenant, run_jobs, checkout)
     second = await _send(sessionmaker, checkout, "payment_intent.succeeded")
 
     assert await _settled(sessionmaker, run_jobs, second) == "duplicate_charge"
@@ -132,14 +151,8 @@ async def test_wrong_amounts_and_second_charges_are_kept_for_review(
         "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
     )
     assert len(orders.json()["items"]) == 1
+    by_intent = await _payment_statuses(sessionmaker, checkout)
     async with sessionmaker() as session:
-        statuses = (
-            await session.execute(
-                select(Payment.processor_id, Payment.status).where(
-                    Payment.checkout_id == uuid.UUID(checkout["id"])
-                )
-            )
-        ).all()
         notices = (
             (
                 await session.execute(
@@ -151,7 +164,6 @@ async def test_wrong_amounts_and_second_charges_are_kept_for_review(
             .scalars()
             .all()
         )
-    by_intent = dict(statuses)
     assert by_intent[wrong] == "needs_review"
     assert by_intent[second] == "needs_review"
     assert sorted(by_intent.values()).count("succeeded") == 1
@@ -178,24 +190,11 @@ async def test_a_lost_charge_of_a_checkout_being_paid_is_kept_for_review(
         )
     assert outcome == "duplicate_charge"
 
-    async def paid() -> bool:
-        state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
-        return bool(state.json()["status"] == "succeeded")
-
-    await run_jobs(paid)
+    await _run_until_paid(client, tenant, run_jobs, checkout)
     orders = await client.get(
         "/v1/orders/", headers=tenant.headers, params={"checkout_id": checkout["id"]}
     )
     assert len(orders.json()["items"]) == 1
-    async with sessionmaker() as session:
-        statuses = dict(
-            (
-                await session.execute(
-                    select(Payment.processor_id, Payment.status).where(
-                        Payment.checkout_id == uuid.UUID(checkout["id"])
-                    )
-                )
-            ).all()
-        )
+    statuses = await _payment_statuses(sessionmaker, checkout)
     assert statuses.pop(lost) == "needs_review"
     assert list(statuses.values()) == ["succeeded"]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.models import Customer
 from tests.conftest import Tenant
+from tests.support.api import list_page
 
 JSON = dict[str, Any]
 
@@ -43,10 +44,7 @@ async def delete(
 
 
 async def list_customers(client: httpx.AsyncClient, tenant: Tenant, params: Any = None) -> JSON:
-    response = await client.get("/v1/customers/", params=params, headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    page: JSON = response.json()
-    return page
+    return await list_page(client, tenant, "/v1/customers/", params)
 
 
 async def customer_count(client: httpx.AsyncClient, tenant: Tenant) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import Tenant
+from tests.support.api import list_page
 
 JSON = dict[str, Any]
 Loc = tuple[str | int, ...]
@@ -54,10 +55,7 @@ async def update_discount(
 
 
 async def list_discounts(client: httpx.AsyncClient, tenant: Tenant, params: Any = None) -> JSON:
-    response = await client.get("/v1/discounts/", params=params, headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    page: JSON = response.json()
-    return page
+    return await list_page(client, tenant, "/v1/discounts/", params)
 
 
 async def create_product(client: httpx.AsyncClient, tenant: Tenant, name: str = "Widget") -> JSON:

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant, TenantFactory
+from tests.support.api import list_page
 
 JSON = dict[str, Any]
 
@@ -37,10 +38,7 @@ async def update_product(
 
 
 async def list_products(client: httpx.AsyncClient, tenant: Tenant, params: Any = None) -> JSON:
-    response = await client.get("/v1/products/", params=params, headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    page: JSON = response.json()
-    return page
+    return await list_page(client, tenant, "/v1/products/", params)
 
 
 def names(page: JSON) -> list[str]:

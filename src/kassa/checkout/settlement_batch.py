@@ -28,6 +28,7 @@ from kassa.checkout.repository import CheckoutRepository
 from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.models import Checkout, Customer, Discount, Order, Payment, ProcessorEvent, Product
+from kassa.models.payment import IN_FLIGHT_PAYMENT_STATUSES
 from kassa.order import service as order_service
 from kassa.payments.events import settlement_of
 from kassa.payments.processor import PaymentSettlement
@@ -36,8 +37,6 @@ from kassa.webhook import service as webhook_service
 from kassa.webhook.schemas import WebhookEventType
 
 log = structlog.get_logger(__name__)
-
-IN_FLIGHT = ("pending", "requires_action")
 
 
 @dataclass
@@ -115,7 +114,7 @@ def _plain_success(sale: _Sale) -> uuid.UUID | None:
     payment, settlement = sale.payment, sale.settlement
     if (
         payment is None
-        or payment.status not in IN_FLIGHT
+        or payment.status not in IN_FLIGHT_PAYMENT_STATUSES
         or settlement.amount != payment.amount
         or settlement.currency != payment.currency
     ):

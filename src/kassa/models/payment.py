@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from kassa.models.order import Order
 
 
+IN_FLIGHT_PAYMENT_STATUSES = ("pending", "requires_action")
 # In flight or succeeded: at most one such payment per checkout (``uq_payments_checkout_live``).
-LIVE_PAYMENT_STATUSES = ("pending", "requires_action", "succeeded")
+LIVE_PAYMENT_STATUSES = (*IN_FLIGHT_PAYMENT_STATUSES, "succeeded")
 
 
 class Payment(RecordMixin, Base):
