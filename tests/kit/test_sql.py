@@ -7,11 +7,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kassa.config import Settings
 from kassa.kit import sql
-from kassa.kit.db import session_scope
+from kassa.kit.db import create_engine, create_sessionmaker, session_scope
 from kassa.models import Organization, Product
 from tests.kit.organizations import new_organization, store, stored_slugs
 
@@ -258,3 +259,22 @@ async def test_upsert_inserts_or_sets_only_the_named_attributes(
     assert stored.id == first.id  # the row inserted first, updated
     assert stored.name == "Upserted" and stored.email == "first@example.com"
     assert stored.modified_at is not None  # set, as every update sets it
+
+
+async def test_generic_plans_last_as_long_as_the_transaction(
+    settings: Settings, database_url: str
+) -> None:
+    engine = create_engine(database_url, settings.model_copy(update={"database_pool_size": 1}))
+    sessions = create_sessionmaker(engine)
+    mode = text("SELECT current_setting('plan_cache_mode'), pg_backend_pid()")
+    try:
+        async with session_scope(sessions) as session:
+            await sql.plan_generically(session)
+            inside = (await session.execute(mode)).one()
+        async with sessions() as session:  # the pool's one connection again
+            after = (await session.execute(mode)).one()
+    finally:
+        await engine.dispose()
+
+    assert inside[0] == "force_generic_plan"
+    assert after == ("auto", inside[1])

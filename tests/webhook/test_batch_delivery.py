@@ -133,8 +133,9 @@ async def test_a_batch_locks_its_events_with_their_endpoints_and_order_in_one_ro
     monkeypatch.undo()
     assert outcomes[first.id].status == "delivered"
     assert outcomes[second.id].status == "waiting_for_predecessor"
-    begin, lock, write, successors, commit = statements
+    begin, generic, lock, write, successors, commit = statements
     assert begin.startswith("BEGIN") and commit.startswith("COMMIT")
+    assert generic == "SET LOCAL plan_cache_mode = force_generic_plan"
     assert "LEFT JOIN webhook_endpoints" in lock and "behind_pending" in lock
     assert write.startswith("WITH write_0 AS (") and "successor" in successors
 

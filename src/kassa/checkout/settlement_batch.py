@@ -53,6 +53,7 @@ async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> 
 
     Plain SQL throughout (``kit.sql``): rows are values, written back by set-based statements.
     """
+    await sql.plan_generically(session)
     events = ProcessorEventRepository(session)
     writes = sql.Writes()
     now = utc_now()

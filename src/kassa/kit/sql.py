@@ -85,6 +85,18 @@ async def reading_connection(session: AsyncSession) -> asyncpg.Connection[Any]:
     return cast("asyncpg.Connection[Any]", (await _adapted(session)).driver_connection)
 
 
+async def plan_generically(session: AsyncSession) -> None:
+    """Plan the rest of the session's transaction with generic plans: for a batch, whose
+    statements take arrays of ids as long as the batch.
+
+    PostgreSQL plans a prepared statement for its values until a generic plan looks no
+    dearer. Without the values it reckons with arrays of ten, so for smaller batches it plans
+    every execution anew, and the settlement and delivery batches' statements took as long to
+    plan as to run. Their plans do not depend on the values: id lookups and unnest joins.
+    """
+    await (await connection(session)).execute("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
 async def _adapted(session: AsyncSession) -> Any:
     """SQLAlchemy's adapter of the session's asyncpg connection (it tracks the transaction)."""
     pooled = await (await session.connection()).get_raw_connection()

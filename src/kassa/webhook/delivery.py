@@ -86,6 +86,7 @@ async def deliver_events(
     has its place among ``sending.PER_ORIGIN``): callers group events by endpoint so that a
     slow endpoint only holds up its own events.
     """
+    await sql.plan_generically(session)
     events = WebhookEventRepository(session)
     ids = list(dict.fromkeys(event_ids))
     outcomes: dict[uuid.UUID, Outcome] = {}
