@@ -49,6 +49,7 @@ from bench._support import (
     libpq,
     machine,
     receiver_process,
+    run,
     server_url,
 )
 from kassa.bootstrap import create_organization_with_token
@@ -365,4 +366,4 @@ if __name__ == "__main__":
         help="database round trips per request of the database baseline (Kassa's average)",
     )
     # Outside the event loop: the embedded server's start-up runs one of its own.
-    asyncio.run(main(parser.parse_args(), server_url()))
+    run(main(parser.parse_args(), server_url()))
