@@ -310,6 +310,14 @@ async def main(args: argparse.Namespace, server: str) -> None:
         f"CPU ms per checkout at full load: {per_checkout}, "
         f"all {sum(cpu.values()) / args.checkouts * 1000:.2f}"
     )
+    # An upper bound: every core busy with Kassa's processes alone (the load generator and
+    # receiver elsewhere), none of it idle or in the kernel on nobody's behalf.
+    kassa_seconds = sum(seconds for name, seconds in cpu.items() if name != "bench")
+    cores = os.cpu_count() or 1
+    print(
+        f"upper bound, {cores} cores busy with Kassa alone: "
+        f"{cores * args.checkouts / kassa_seconds:,.0f} checkouts/s"
+    )
     print(f"latency at full load: {p50_p99(loaded)}")
     print_phases(loaded_phases)
     print(
