@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kassa.config import Settings
 from kassa.kit import sql
-from kassa.kit.db import create_engine, create_sessionmaker, session_scope
+from kassa.kit.db import session_scope
 from kassa.models import Organization, Product
 from tests.kit.organizations import new_organization, store, stored_slugs
 
@@ -262,19 +261,14 @@ async def test_upsert_inserts_or_sets_only_the_named_attributes(
 
 
 async def test_generic_plans_last_as_long_as_the_transaction(
-    settings: Settings, database_url: str
+    one_connection: async_sessionmaker[AsyncSession],
 ) -> None:
-    engine = create_engine(database_url, settings.model_copy(update={"database_pool_size": 1}))
-    sessions = create_sessionmaker(engine)
     mode = text("SELECT current_setting('plan_cache_mode'), pg_backend_pid()")
-    try:
-        async with session_scope(sessions) as session:
-            await sql.plan_generically(session)
-            inside = (await session.execute(mode)).one()
-        async with sessions() as session:  # the pool's one connection again
-            after = (await session.execute(mode)).one()
-    finally:
-        await engine.dispose()
+    async with session_scope(one_connection) as session:
+        await sql.plan_generically(session)
+        inside = (await session.execute(mode)).one()
+    async with one_connection() as session:  # the pool's one connection again
+        after = (await session.execute(mode)).one()
 
     assert inside[0] == "force_generic_plan"
     assert after == ("auto", inside[1])
