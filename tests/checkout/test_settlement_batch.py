@@ -15,7 +15,7 @@ from kassa.kit.db import session_scope
 from kassa.models import Order, Payment, ProcessorEvent, WebhookEvent
 from kassa.payments import inbox, sandbox
 from kassa.payments.events import payment_intent_event
-from kassa.payments.jobs import ProcessEvent
+from kassa.payments.jobs import ProcessEvent, hand_off_inbox
 from tests.checkout.conftest import (
     JSON,
     RunJobs,
@@ -164,13 +164,15 @@ async def test_a_batch_settles_plain_successes_and_hands_back_the_rest(
     assert plain_state.json()["status"] == "succeeded"
 
 
-async def _settlement_jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> set[uuid.UUID]:
-    """The inbox ids of the settlement jobs still queued or running."""
+async def _unsettled(sessionmaker: async_sessionmaker[AsyncSession]) -> set[uuid.UUID]:
+    """The inbox ids a batch of the inbox feed may still take."""
     async with sessionmaker() as session:
-        payloads = await session.scalars(
-            text("SELECT payload FROM pgqueuer WHERE entrypoint LIKE '%settle_processor_events'")
+        rows = await session.scalars(
+            select(ProcessorEvent.id).where(
+                ProcessorEvent.processed_at.is_(None), ProcessorEvent.handed_off_at.is_(None)
+            )
         )
-        return {ProcessEvent.model_validate_json(p).inbox_id for p in payloads}
+        return set(rows)
 
 
 async def test_an_event_stored_alongside_other_writes_is_stored_once_and_settled_once(
@@ -183,8 +185,7 @@ async def test_an_event_stored_alongside_other_writes_is_stored_once_and_settled
     checkout = await create_checkout(client, tenant, product_id=product["id"])
     assert (await confirm(client, checkout)).status_code == 200  # its event rode with the confirm
     [(event_id, (inbox_id, intent, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
-    before = await _settlement_jobs(sessionmaker)
-    assert uuid.UUID(inbox_id) in before
+    assert uuid.UUID(inbox_id) in await _unsettled(sessionmaker)  # the feed's to take
 
     async with session_scope(sessionmaker) as session:
         writes = sql.Writes()
@@ -201,15 +202,10 @@ async def test_an_event_stored_alongside_other_writes_is_stored_once_and_settled
     assert sent
     events = await _inbox(sessionmaker, [checkout["id"]])
     assert list(events) == [event_id]  # the same event id: not stored again
-    [extra] = await _settlement_jobs(sessionmaker) - before  # yet its job was enqueued
-    async with session_scope(sessionmaker) as session:
-        assert await settle_many(session, [extra]) == []  # and finds nothing
 
     async def settled() -> bool:
         outcome = (await _inbox(sessionmaker, [checkout["id"]]))[event_id][2]
-        return outcome is not None and not {uuid.UUID(inbox_id), extra} & (
-            await _settlement_jobs(sessionmaker)
-        )
+        return outcome is not None and uuid.UUID(inbox_id) not in await _unsettled(sessionmaker)
 
     await run_jobs(settled)
     async with sessionmaker() as session:
@@ -217,3 +213,30 @@ async def test_an_event_stored_alongside_other_writes_is_stored_once_and_settled
             select(func.count()).where(Order.checkout_id == uuid.UUID(checkout["id"]))
         )
     assert orders == 1
+
+
+async def test_events_handed_off_after_a_failed_batch_are_settled_by_their_own_jobs(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: RunJobs,
+) -> None:
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    assert (await confirm(client, checkout)).status_code == 200
+    [(event_id, (inbox_id, _, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
+    async with session_scope(sessionmaker) as session:
+        assert await hand_off_inbox(session, 100) >= 1
+    assert uuid.UUID(inbox_id) not in await _unsettled(sessionmaker)
+    async with sessionmaker() as session:
+        jobs = await session.scalars(
+            text("SELECT payload FROM pgqueuer WHERE entrypoint LIKE '%process_processor_event'")
+        )
+        assert uuid.UUID(inbox_id) in {ProcessEvent.model_validate_json(p).inbox_id for p in jobs}
+
+    async def settled() -> bool:
+        return (await _inbox(sessionmaker, [checkout["id"]]))[event_id][2] == "order_paid"
+
+    await run_jobs(settled)
+    state = await client.get(f"/v1/checkouts/{checkout['id']}", headers=tenant.headers)
+    assert state.json()["status"] == "succeeded"

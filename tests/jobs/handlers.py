@@ -8,7 +8,9 @@ import os
 
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.jobs.feeds import feed
 from kassa.jobs.registry import Backoff, BatchContext, JobContext, batch_job, job
 
 EFFECTS_DDL = """
@@ -18,7 +20,24 @@ CREATE TABLE IF NOT EXISTS job_test_effects (
     attempt integer NOT NULL,
     pid integer NOT NULL,
     at timestamptz NOT NULL DEFAULT clock_timestamp()
-)
+);
+CREATE TABLE IF NOT EXISTS feed_test_rows (
+    id bigserial PRIMARY KEY,
+    key text NOT NULL,
+    poison boolean NOT NULL DEFAULT false,
+    batch bigint,
+    handed_off_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE OR REPLACE FUNCTION feed_test_notify() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    PERFORM pg_notify('kassa_test_feed', '');
+    RETURN NULL;
+END
+$body$;
+DROP TRIGGER IF EXISTS feed_test_rows_notify ON feed_test_rows;
+CREATE TRIGGER feed_test_rows_notify AFTER INSERT ON feed_test_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION feed_test_notify();
 """
 
 
@@ -122,3 +141,56 @@ async def record_items(ctx: BatchContext, payloads: list[Item]) -> None:
     for payload, attempt in zip(payloads, ctx.attempts, strict=True):
         if attempt <= payload.fail_until_attempt:
             raise RuntimeError(f"planned failure of {payload.key} on attempt {attempt}")
+
+
+FEED_QUEUE = "feed_tests"
+FEED_BATCH = 5
+
+
+async def hand_off_feed_rows(session: AsyncSession, limit: int) -> int:
+    """Mark the next rows handed off, each with an effect ``handed:<key>``."""
+    rows = await session.execute(
+        text(
+            "UPDATE feed_test_rows SET handed_off_at = clock_timestamp() WHERE id IN ("
+            " SELECT id FROM feed_test_rows WHERE batch IS NULL AND handed_off_at IS NULL"
+            " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING key"
+        ),
+        {"limit": limit},
+    )
+    keys = list(rows.scalars())
+    for key in keys:
+        await session.execute(
+            text("INSERT INTO job_test_effects (key, attempt, pid) VALUES (:key, 0, :pid)"),
+            {"key": f"handed:{key}", "pid": os.getpid()},
+        )
+    return len(keys)
+
+
+@feed(
+    channel="kassa_test_feed",
+    hand_off=hand_off_feed_rows,
+    queue=FEED_QUEUE,
+    batch_size=FEED_BATCH,
+    linger_seconds=0.01,
+)
+async def drain_feed_rows(session: AsyncSession, limit: int) -> int:
+    """Mark the next rows done by this transaction (``batch``); raise on a poisoned one.
+    Nothing in a database without the table (every worker of the test process runs it)."""
+    if not await session.scalar(text("SELECT to_regclass('feed_test_rows') IS NOT NULL")):
+        return 0
+    rows = await session.execute(
+        text(
+            "SELECT id, poison FROM feed_test_rows WHERE batch IS NULL AND handed_off_at IS NULL"
+            " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+        ),
+        {"limit": limit},
+    )
+    taken = rows.all()
+    ids = [row.id for row in taken]
+    await session.execute(
+        text("UPDATE feed_test_rows SET batch = txid_current() WHERE id = ANY(:ids)"),
+        {"ids": ids},
+    )
+    if any(row.poison for row in taken):
+        raise RuntimeError("a poisoned row")
+    return len(taken)

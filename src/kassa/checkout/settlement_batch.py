@@ -49,18 +49,29 @@ class _Sale:
 
 
 async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """Settle what can be settled together; the inbox ids left for one-by-one settlement.
+    """Settle what can be settled together of the stored unprocessed events ``inbox_ids``;
+    the ids left for one-by-one settlement."""
+    await sql.plan_generically(session)
+    events = await ProcessorEventRepository(session).lock_unprocessed(inbox_ids)
+    writes = sql.Writes()
+    left = await settle_events(session, events, writes)
+    await writes.run(session)
+    return left
+
+
+async def settle_events(
+    session: AsyncSession, locked: Sequence[ProcessorEvent], writes: sql.Writes
+) -> list[uuid.UUID]:
+    """Settle what can be settled together of ``locked`` (unprocessed events this transaction
+    locked), with ``writes``; the ids left for one-by-one settlement.
 
     Plain SQL throughout (``kit.sql``): rows are values, written back by set-based statements.
     """
-    await sql.plan_generically(session)
-    events = ProcessorEventRepository(session)
-    writes = sql.Writes()
     now = utc_now()
     sales: dict[tuple[str, str], _Sale] = {}
     left: list[uuid.UUID] = []
     done: list[ProcessorEvent] = []
-    for event in await events.lock_unprocessed(inbox_ids):
+    for event in locked:
         settlement = settlement_of(event.type, event.payload)
         if settlement is None:
             done.append(_processed(event, "ignored"))
@@ -74,8 +85,7 @@ async def settle_many(session: AsyncSession, inbox_ids: Sequence[uuid.UUID]) -> 
         settled, unsettled = await _settle_sales(session, sales, now, writes)
         done += settled
         left += unsettled
-    await events.mark_processed(done, now, writes)
-    await writes.run(session)
+    await ProcessorEventRepository(session).mark_processed(done, now, writes)
     return left
 
 

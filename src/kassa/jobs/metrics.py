@@ -66,3 +66,22 @@ QUEUE_DEPTH = _collector(
     ["entrypoint", "status"],
     multiprocess_mode="livemax",
 )
+FEED_ROWS = _collector(
+    Counter,
+    "kassa_feed_rows_total",
+    "Rows of a feed (a table drained as its own queue) processed in committed batches.",
+    ["feed"],
+)
+FEED_BATCHES = _collector(
+    Counter,
+    "kassa_feed_batches_total",
+    "Batches of a feed that took rows; outcome=failed when the batch raised and rolled back.",
+    ["feed", "outcome"],
+)
+FEED_BATCH_DURATION = _collector(
+    Histogram,
+    "kassa_feed_batch_duration_seconds",
+    "Time a feed's batch took, its commit included.",
+    ["feed"],
+    buckets=DURATION_BUCKETS,
+)

@@ -1,4 +1,5 @@
-"""The worker: pgqueuer consumers running every registered job, plus the periodic scheduler.
+"""The worker: pgqueuer consumers running every registered job, the periodic scheduler, and
+the feeds (``kassa.jobs.feeds``), which share one LISTEN connection.
 
 Stalled jobs: every running job's row gets a heartbeat (pgqueuer, every half
 ``job_heartbeat_timeout_seconds``); a dequeue also claims ``picked`` rows whose heartbeat is
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kassa.config import Settings
 from kassa.jobs import metrics, periodic, registry, schema
+from kassa.jobs.feeds import FeedConsumer, feed_definitions
 from kassa.jobs.registry import JobDefinition, job_definitions, periodic_definitions
 from kassa.jobs.runner import JobRunner, KassaQueries
 from kassa.kit.db import create_engine, create_sessionmaker
@@ -84,6 +86,7 @@ class Worker:
         )
         self._stopping = asyncio.Event()
         self._managers: list[QueueManager | SchedulerManager] = []
+        self._feeds: list[FeedConsumer] = []
 
     def stop(self) -> None:
         if not self._stopping.is_set():
@@ -91,6 +94,8 @@ class Worker:
         self._stopping.set()
         for manager in self._managers:
             manager.shutdown.set()
+        for feed in self._feeds:
+            feed.stop()
 
     async def run(self) -> None:
         import kassa.jobs.handlers
@@ -111,11 +116,13 @@ class Worker:
 
     def _create_engine(self) -> AsyncEngine:
         """The engine of job sessions. A lost database connection disposes the pool."""
+        feeds = sum(feed.in_flight for feed in feed_definitions(self.queues))
         return create_engine(
             self.database_url,
             self.settings,
-            # A running job holds at most one connection; one more for the scheduler's fires.
-            pool_size=self.concurrency + 1,
+            # A running job holds at most one connection, as does a feed's batch; one more for
+            # the scheduler's fires.
+            pool_size=self.concurrency + feeds + 1,
             max_overflow=0,
             application_name="kassa-worker",
         )
@@ -140,33 +147,50 @@ class Worker:
         runner = JobRunner(sessionmaker, self.concurrency)
         definitions = job_definitions(self.queues)
         periodics = periodic_definitions(self.queues)
+        feeds = feed_definitions(self.queues)
         _, connect_kwargs = engine.dialect.create_connect_args(engine.url)
         connections: list[asyncpg.Connection[Any]] = []
         try:
             for _ in range(self.consumers):
                 connections.append(await _connect(connect_kwargs))
             consumers = [_consumer(c, runner, definitions) for c in connections]
+            feed_consumers: list[FeedConsumer] = []
+            if feeds:
+                listener = await _connect(connect_kwargs)
+                connections.append(listener)
+                poll = self.poll_interval.total_seconds()
+                feed_consumers = [
+                    FeedConsumer(feed, sessionmaker, listener, poll) for feed in feeds
+                ]
+                for feed_consumer in feed_consumers:
+                    await feed_consumer.listen()
             scheduler = periodic.scheduler(consumers[0].queries, sessionmaker, periodics)
             self._managers = [*consumers, *([scheduler] if scheduler else [])]
+            self._feeds = feed_consumers
             if self._stopping.is_set():
                 return
             log.info(
                 "worker_started",
                 jobs=len(definitions),
                 periodic=len(periodics),
+                feeds=len(feeds),
                 concurrency=self.concurrency,
                 consumers=self.consumers,
                 batch_size=self.batch_size,
             )
-            await self._run_managers(consumers, scheduler)
+            await self._run_managers(consumers, scheduler, feed_consumers)
         finally:
             self._managers = []
+            self._feeds = []
             for connection in connections:
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=5)
 
     async def _run_managers(
-        self, consumers: list[QueueManager], scheduler: SchedulerManager | None
+        self,
+        consumers: list[QueueManager],
+        scheduler: SchedulerManager | None,
+        feeds: list[FeedConsumer],
     ) -> None:
         runs = [
             consumer.run(
@@ -180,12 +204,15 @@ class Worker:
         tasks = [asyncio.create_task(run) for run in runs]
         if scheduler is not None:
             tasks.append(asyncio.create_task(scheduler.run()))
+        tasks += [asyncio.create_task(feed.run()) for feed in feeds]
         depth = asyncio.create_task(_refresh_depth(consumers[0], self._stopping))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
             for manager in self._managers:
                 manager.shutdown.set()
+            for feed in feeds:
+                feed.stop()
             results = await asyncio.gather(*tasks, return_exceptions=True)
             depth.cancel()
             await asyncio.gather(depth, return_exceptions=True)

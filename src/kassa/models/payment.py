@@ -63,10 +63,18 @@ class Payment(RecordMixin, Base):
 
 class ProcessorEvent(RecordMixin, Base):
     """The inbox: each event a processor sends is stored once (unique per processor and event
-    id) and processed by a job in the transaction that marks it ``processed_at``."""
+    id) and processed in the transaction that marks it ``processed_at``: by a batch of the
+    inbox feed, or by a job of its own once ``handed_off_at`` (``kassa.payments.inbox``)."""
 
     __tablename__ = "processor_events"
-    __table_args__ = (UniqueConstraint("processor", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("processor", "event_id"),
+        Index(
+            "ix_processor_events_unsettled",
+            "created_at",
+            postgresql_where="processed_at IS NULL AND handed_off_at IS NULL",
+        ),
+    )
 
     processor: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(128))
@@ -74,3 +82,4 @@ class ProcessorEvent(RecordMixin, Base):
     payload: Mapped[dict[str, Any]]
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(String(64), default=None)
+    handed_off_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,8 +1,10 @@
-"""The inbox: every processor event is stored once and processed by a job.
+"""The inbox: every processor event is stored once, and is its own job.
 
 ``receive`` inserts the event (ignoring one already stored under the same processor and event
-id, so a redelivered webhook is a no-op) and enqueues its processing in the same transaction.
-Plain SQL (``kit.sql``): the sandbox receives one per confirm.
+id, so a redelivered webhook is a no-op). The inbox is a feed (``kassa.jobs.feeds``): the
+insert wakes the workers listening on ``CHANNEL`` (migration 0010's trigger), which settle the
+stored events in batches (``kassa.payments.jobs.settle_inbox``). Plain SQL (``kit.sql``): the
+sandbox receives one per confirm.
 """
 
 from __future__ import annotations
@@ -19,36 +21,23 @@ async def receive(
     session: AsyncSession, processor: str, event_id: str, event_type: str, payload: dict[str, Any]
 ) -> bool:
     """Store the event; False when it was already stored (a duplicate delivery)."""
-    from kassa.jobs.queue import enqueue
-    from kassa.payments.jobs import ProcessEvent, settle_processor_events
-
     event = _event(processor, event_id, event_type, payload)
-    if not await sql.insert_unless_conflict(session, event, on=_SAME_EVENT):
-        return False
-    await enqueue(session, settle_processor_events, ProcessEvent(inbox_id=event.id))
-    return True
+    return await sql.insert_unless_conflict(session, event, on=_SAME_EVENT)
 
 
 def receive_with(
-    session: AsyncSession,
     writes: sql.Writes,
     processor: str,
     event_id: str,
     event_type: str,
     payload: dict[str, Any],
 ) -> None:
-    """Store the event unless already stored, and enqueue its processing, in the statement
-    ``writes`` sends. The job is enqueued either way: for a duplicate, its id names no stored
-    event, and the settlement, which takes stored unprocessed events by id, finds nothing."""
-    from kassa.jobs.queue import enqueue_with
-    from kassa.payments.jobs import ProcessEvent, settle_processor_events
-
-    event = _event(processor, event_id, event_type, payload)
-    writes.insert_unless_conflict(event, on=_SAME_EVENT)
-    enqueue_with(session, writes, settle_processor_events, [ProcessEvent(inbox_id=event.id)])
+    """Store the event unless already stored, in the statement ``writes`` sends."""
+    writes.insert_unless_conflict(_event(processor, event_id, event_type, payload), on=_SAME_EVENT)
 
 
 _SAME_EVENT = ("processor", "event_id")
+CHANNEL = "kassa_inbox"  # as migration 0010's trigger notifies
 
 
 def _event(

@@ -1,22 +1,29 @@
-"""Processing inbox events: one job per stored event, idempotent by ``processed_at``.
+"""Processing inbox events, idempotent by ``processed_at``.
 
-Events are first settled in batches (``settle_processor_events``: the common case, a payment
-succeeding, costs a few statements per batch); the batch hands every other event to
-``process_processor_event``, which settles one event with all its cases and retries.
+The inbox is a feed (``kassa.jobs.feeds``): its unsettled events are drained in batches
+(``settle_inbox``: the common case, a payment succeeding, costs a few statements per batch).
+A batch hands every other event to ``process_processor_event``, a job of its own, which
+settles one event with all its cases and retries.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kassa.jobs.queue import enqueue_many
+from kassa.jobs.feeds import feed
+from kassa.jobs.queue import enqueue_many, enqueue_with
 from kassa.jobs.registry import Backoff, BatchContext, JobContext, batch_job, job
+from kassa.kit import sql
 from kassa.kit.clock import utc_now
 from kassa.models import ProcessorEvent
 from kassa.payments.events import settlement_of
+from kassa.payments.inbox import CHANNEL
+from kassa.payments.repository import ProcessorEventRepository
 
 
 class ProcessEvent(BaseModel):
@@ -52,13 +59,46 @@ async def process_processor_event(ctx: JobContext, payload: ProcessEvent) -> Non
     )
 
 
+async def hand_off_inbox(session: AsyncSession, limit: int) -> int:
+    """After a failed batch: the next ``limit`` unsettled events go to jobs of their own."""
+    ids = await ProcessorEventRepository(session).hand_off_next(limit, utc_now())
+    await enqueue_many(session, process_processor_event, [ProcessEvent(inbox_id=i) for i in ids])
+    return len(ids)
+
+
 # A batch costs ~15 statements whatever its size; waiting 15 ms for more events turns a
 # steady trickle of sales into batches of several (see bench/RESULTS.md).
+@feed(channel=CHANNEL, hand_off=hand_off_inbox, batch_size=100, in_flight=1)
+async def settle_inbox(session: AsyncSession, limit: int) -> int:
+    """Settle the oldest ``limit`` unsettled events, in one statement with their writes."""
+    from kassa.checkout.settlement_batch import settle_events
+
+    events = ProcessorEventRepository(session)
+    locked = await events.lock_next_unsettled(limit)
+    if not locked:
+        return 0
+    await sql.plan_generically(session)
+    writes = sql.Writes()
+    left = await settle_events(session, locked, writes)
+    _hand_off(session, left, writes)
+    await writes.run(session)
+    return len(locked)
+
+
+def _hand_off(session: AsyncSession, ids: Sequence[uuid.UUID], writes: sql.Writes) -> None:
+    if ids:
+        ProcessorEventRepository(session).hand_off(ids, utc_now(), writes)
+        payloads = [ProcessEvent(inbox_id=inbox_id) for inbox_id in ids]
+        enqueue_with(session, writes, process_processor_event, payloads)
+
+
 @batch_job(max_size=100, max_in_flight=2, max_attempts=12, linger_seconds=0.015)
 async def settle_processor_events(ctx: BatchContext, payloads: list[ProcessEvent]) -> None:
+    """The batch settlement of events stored before the inbox became a feed (migration 0010
+    marked them handed off); kept for the jobs they came with."""
     from kassa.checkout.settlement_batch import settle_many
 
     left = await settle_many(ctx.session, [payload.inbox_id for payload in payloads])
     await enqueue_many(
-        ctx.session, process_processor_event, [ProcessEvent(inbox_id=inbox_id) for inbox_id in left]
+        ctx.session, process_processor_event, [ProcessEvent(inbox_id=i) for i in left]
     )

@@ -82,6 +82,21 @@ class ProcessorEventRepository:
         rows = await (await sql.connection(self.session)).fetch(_LOCK_UNPROCESSED, list(ids))
         return [sql.instance(ProcessorEvent, row) for row in rows]
 
+    async def lock_next_unsettled(self, limit: int) -> list[ProcessorEvent]:
+        """The oldest events a batch may settle, up to ``limit``, locked; those another
+        transaction holds are skipped."""
+        rows = await (await sql.connection(self.session)).fetch(_LOCK_NEXT_UNSETTLED, limit)
+        return [sql.instance(ProcessorEvent, row) for row in rows]
+
+    async def hand_off_next(self, limit: int, now: datetime) -> list[uuid.UUID]:
+        """Mark the oldest events a batch may settle, up to ``limit``, handed off ``now``."""
+        rows = await (await sql.connection(self.session)).fetch(_HAND_OFF_NEXT, limit, now)
+        return [row["id"] for row in rows]
+
+    def hand_off(self, ids: Sequence[uuid.UUID], now: datetime, writes: sql.Writes) -> None:
+        """Mark the events handed off ``now``, with ``writes``."""
+        writes.add(_HAND_OFF, list(ids), now)
+
     async def mark_processed(
         self, events: Sequence[ProcessorEvent], now: datetime, writes: sql.Writes | None = None
     ) -> None:
@@ -105,6 +120,26 @@ _LOCK_UNPROCESSED = """
     WHERE id = ANY($1::uuid[]) AND processed_at IS NULL
     ORDER BY id
     FOR UPDATE
+"""
+# The events a batch may take: ix_processor_events_unsettled holds them.
+_LOCK_NEXT_UNSETTLED = """
+    SELECT * FROM processor_events
+    WHERE processed_at IS NULL AND handed_off_at IS NULL
+    ORDER BY created_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+"""
+_HAND_OFF_NEXT = """
+    UPDATE processor_events SET handed_off_at = $2, modified_at = $2
+    WHERE id IN (
+        SELECT id FROM processor_events WHERE processed_at IS NULL AND handed_off_at IS NULL
+        ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id
+"""
+_HAND_OFF = """
+    UPDATE processor_events SET handed_off_at = $2, modified_at = $2
+    WHERE id = ANY($1::uuid[])
 """
 _MARK_PROCESSED = """
     UPDATE processor_events SET outcome = done.outcome, processed_at = $3, modified_at = $3

@@ -159,6 +159,6 @@ async def send_event(
         error=error,
     )
     if writes is not None:
-        inbox.receive_with(session, writes, NAME, payload["id"], event_type, payload)
+        inbox.receive_with(writes, NAME, payload["id"], event_type, payload)
         return True
     return await inbox.receive(session, NAME, payload["id"], event_type, payload)
