@@ -3,8 +3,8 @@
 Real processes: ``kassa serve`` (API) and ``kassa worker`` (settlement, webhook deliveries),
 PostgreSQL, and a webhook receiver in this process. One checkout is: create (API) → confirm
 with the sandbox's ``pm_card_visa`` (API) → settlement batch of the inbox feed (inbox event →
-payment, order, ``order.paid`` event) → delivery job → signed ``order.paid`` received here. Its latency runs
-from the start of the create request to the webhook's arrival.
+payment, order, ``order.paid`` event) → delivery job → signed ``order.paid`` received here. Its
+latency runs from the start of the create request to the webhook's arrival.
 
 After a warm-up of 100 checkouts, the database gets a merchant's history: ``--history``
 checkouts with their payments, orders and events, copied from the warm-up's (``_history``).
