@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+import asyncpg
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -180,13 +181,15 @@ async def drain_feed_rows(session: AsyncSession, limit: int) -> int:
         return 0
     rows = await session.execute(
         text(
-            "SELECT id, poison FROM feed_test_rows WHERE batch IS NULL AND handed_off_at IS NULL"
+            "SELECT id, key, poison FROM feed_test_rows"
+            " WHERE batch IS NULL AND handed_off_at IS NULL"
             " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
         ),
         {"limit": limit},
     )
     taken = rows.all()
     ids = [row.id for row in taken]
+    await _conflict_once(session, [row.key for row in taken])
     await session.execute(
         text("UPDATE feed_test_rows SET batch = txid_current() WHERE id = ANY(:ids)"),
         {"ids": ids},
@@ -194,3 +197,25 @@ async def drain_feed_rows(session: AsyncSession, limit: int) -> int:
     if any(row.poison for row in taken):
         raise RuntimeError("a poisoned row")
     return len(taken)
+
+
+async def _conflict_once(session: AsyncSession, keys: list[str]) -> None:
+    """A row keyed ``conflict*`` fails its first batch as a serialization failure would; an
+    effect ``conflicted:<key>``, committed on another connection, remembers it."""
+    for key in keys:
+        if not key.startswith("conflict"):
+            continue
+        bind = session.bind
+        async with bind.connect() as other:  # type: ignore[union-attr]
+            seen = await other.scalar(
+                text("SELECT count(*) FROM job_test_effects WHERE key = :key"),
+                {"key": f"conflicted:{key}"},
+            )
+            if seen:
+                continue
+            await other.execute(
+                text("INSERT INTO job_test_effects (key, attempt, pid) VALUES (:key, 0, 0)"),
+                {"key": f"conflicted:{key}"},
+            )
+            await other.commit()
+        raise asyncpg.exceptions.SerializationError("could not serialize access")

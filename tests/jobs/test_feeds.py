@@ -138,6 +138,24 @@ async def test_a_failing_batch_hands_its_rows_to_jobs_and_the_feed_goes_on(
     assert _sample("kassa_feed_batches_total", outcome="failed") - failed_before >= 1
 
 
+async def test_a_batch_that_lost_a_conflict_runs_again_without_a_hand_off(
+    jobs_database_url: str,
+    jobs_sessionmaker: Sessionmaker,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    settings = _settings(tmp_path_factory, poll_seconds=0.3)
+    async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]):
+        await _insert(jobs_sessionmaker, "conflicted", "beside")
+
+        async def done() -> bool:
+            return all(batch is not None for batch in (await _batches(jobs_sessionmaker)).values())
+
+        await eventually(done, within=5.0)
+    assert await effects(jobs_sessionmaker, "conflicted:conflicted")  # it did fail once
+    assert not await effects(jobs_sessionmaker, "handed:conflicted")
+    assert not await effects(jobs_sessionmaker, "handed:beside")
+
+
 async def test_a_worker_with_a_feed_stops_promptly(
     jobs_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -13,10 +13,12 @@ happened (a lost notification, rows left by a failure). Up to ``in_flight`` drai
 once; SKIP LOCKED keeps their rows apart, and apart from other workers'. A worker killed
 mid-batch leaves nothing: its transaction rolls back and the rows are taken again.
 
-A drain that raises is rolled back and followed by ``hand_off`` in a transaction of its own:
-it passes the next ``batch_size`` rows (those the failed batch took, unless another worker
-took them meanwhile) to jobs of their own, which retry with backoff and are held failed when
-out of attempts, so one bad row cannot stop a feed.
+A drain that raises is rolled back. When the database was out of reach, or the batch lost a
+conflict with a concurrent transaction (a serialization failure, a deadlock), the rows stay
+for the next batch (after a poll interval). Any other error is followed by ``hand_off`` in a
+transaction of its own: it passes the next ``batch_size`` rows (those the failed batch took,
+unless another worker took them meanwhile) to jobs of their own, which retry with backoff and
+are held failed when out of attempts, so one bad row cannot stop a feed.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from typing import Any
 
 import asyncpg
 import structlog
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.jobs import metrics
+from kassa.kit import sql
 from kassa.kit.db import session_scope
 
 log = structlog.get_logger("kassa.jobs")
@@ -160,8 +164,12 @@ class FeedConsumer:
                 taken = await definition.drain(session, definition.batch_size)
         except Exception as error:
             self._batches_failed.inc()
-            log.exception("feed_batch_failed", feed=definition.name, error=repr(error))
-            await self._hand_off()
+            if _transient(error):
+                log.warning("feed_batch_failed", feed=definition.name, error=repr(error))
+                await self._pause()
+            else:
+                log.exception("feed_batch_failed", feed=definition.name, error=repr(error))
+                await self._hand_off()
             return 0
         self._duration.observe(time.perf_counter() - started)
         if taken:
@@ -177,7 +185,24 @@ class FeedConsumer:
         except Exception as error:
             # The database is likely out of reach: the next poll tries again.
             log.exception("feed_hand_off_failed", feed=definition.name, error=repr(error))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._poll_interval)
+            await self._pause()
             return
         log.warning("feed_rows_handed_off", feed=definition.name, rows=handed)
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self._poll_interval)
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether the batch may simply run again: the database out of reach, or a conflict with
+    a concurrent transaction (serialization failure, deadlock)."""
+    if isinstance(error, DBAPIError):  # through the ORM
+        if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        return sqlstate in _CONFLICT_STATES
+    return isinstance(error, (OSError, asyncpg.TransactionRollbackError, *sql.UNAVAILABLE))
+
+
+_CONFLICT_STATES = frozenset({"40001", "40P01"})
