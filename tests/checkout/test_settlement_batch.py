@@ -15,7 +15,7 @@ from kassa.kit.db import session_scope
 from kassa.models import Order, Payment, ProcessorEvent, WebhookEvent
 from kassa.payments import inbox, sandbox
 from kassa.payments.events import payment_intent_event
-from kassa.payments.jobs import ProcessEvent, hand_off_inbox
+from kassa.payments.jobs import ProcessEvent, hand_off_inbox, inbox_backlog
 from tests.checkout.conftest import (
     JSON,
     RunJobs,
@@ -225,6 +225,9 @@ async def test_events_handed_off_after_a_failed_batch_are_settled_by_their_own_j
     checkout = await create_checkout(client, tenant, product_id=product["id"])
     assert (await confirm(client, checkout)).status_code == 200
     [(event_id, (inbox_id, _, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
+    async with sessionmaker() as session:
+        waiting, oldest = await inbox_backlog(session)
+    assert waiting >= 1 and oldest is not None and oldest >= 0
     async with session_scope(sessionmaker) as session:
         assert await hand_off_inbox(session, 100) >= 1
     assert uuid.UUID(inbox_id) not in await _unsettled(sessionmaker)

@@ -167,9 +167,19 @@ async def hand_off_feed_rows(session: AsyncSession, limit: int) -> int:
     return len(keys)
 
 
+async def feed_rows_backlog(session: AsyncSession) -> tuple[int, float | None]:
+    if not await session.scalar(text("SELECT to_regclass('feed_test_rows') IS NOT NULL")):
+        return 0, None
+    count = await session.scalar(
+        text("SELECT count(*) FROM feed_test_rows WHERE batch IS NULL AND handed_off_at IS NULL")
+    )
+    return int(count or 0), None
+
+
 @feed(
     channel="kassa_test_feed",
     hand_off=hand_off_feed_rows,
+    backlog=feed_rows_backlog,
     queue=FEED_QUEUE,
     batch_size=FEED_BATCH,
     linger_seconds=0.01,

@@ -156,6 +156,19 @@ async def test_a_batch_that_lost_a_conflict_runs_again_without_a_hand_off(
     assert not await effects(jobs_sessionmaker, "handed:beside")
 
 
+async def test_the_worker_publishes_each_feeds_backlog(
+    jobs_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = _settings(tmp_path_factory, poll_seconds=30.0)
+    async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]):
+
+        async def published() -> bool:
+            return REGISTRY.get_sample_value("kassa_feed_backlog", {"feed": FEED}) is not None
+
+        await eventually(published)
+    assert REGISTRY.get_sample_value("kassa_feed_oldest_seconds", {"feed": FEED}) == 0.0
+
+
 async def test_a_worker_with_a_feed_stops_promptly(
     jobs_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

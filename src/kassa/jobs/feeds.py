@@ -42,6 +42,8 @@ from kassa.kit.db import session_scope
 log = structlog.get_logger("kassa.jobs")
 
 Drain = Callable[[AsyncSession, int], Awaitable[int]]
+# The rows waiting, and the age in seconds of the oldest (None when there is none).
+Backlog = Callable[[AsyncSession], Awaitable[tuple[int, float | None]]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class FeedDefinition:
     channel: str
     drain: Drain
     hand_off: Drain
+    backlog: Backlog | None
     queue: str
     batch_size: int
     linger_seconds: float
@@ -63,17 +66,19 @@ def feed(
     *,
     channel: str,
     hand_off: Drain,
+    backlog: Backlog | None = None,
     queue: str = "default",
     batch_size: int = 100,
     linger_seconds: float = 0.015,
     in_flight: int = 2,
 ) -> Callable[[Drain], Drain]:
-    """Register ``async def drain(session, limit) -> int`` as a feed (see the module)."""
+    """Register ``async def drain(session, limit) -> int`` as a feed (see the module).
+    ``backlog`` measures what waits, for the worker's metrics."""
 
     def register(drain: Drain) -> Drain:
         name = f"{drain.__module__}:{drain.__qualname__}"
         _feeds[name] = FeedDefinition(
-            name, channel, drain, hand_off, queue, batch_size, linger_seconds, in_flight
+            name, channel, drain, hand_off, backlog, queue, batch_size, linger_seconds, in_flight
         )
         return drain
 
@@ -188,6 +193,15 @@ class FeedConsumer:
             await self._pause()
             return
         log.warning("feed_rows_handed_off", feed=definition.name, rows=handed)
+
+    async def measure_backlog(self) -> None:
+        """Set the backlog gauges (the worker calls this with its queue depth)."""
+        if self.definition.backlog is None:
+            return
+        async with self._sessionmaker() as session:
+            rows, oldest = await self.definition.backlog(session)
+        metrics.FEED_BACKLOG.labels(self.definition.name).set(rows)
+        metrics.FEED_OLDEST.labels(self.definition.name).set(oldest or 0.0)
 
     async def _pause(self) -> None:
         with contextlib.suppress(TimeoutError):

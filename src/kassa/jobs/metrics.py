@@ -85,3 +85,17 @@ FEED_BATCH_DURATION = _collector(
     ["feed"],
     buckets=DURATION_BUCKETS,
 )
+FEED_BACKLOG = _collector(
+    Gauge,
+    "kassa_feed_backlog",
+    "Rows of a feed waiting to be drained, refreshed by every worker with the queue depth.",
+    ["feed"],
+    multiprocess_mode="livemax",
+)
+FEED_OLDEST = _collector(
+    Gauge,
+    "kassa_feed_oldest_seconds",
+    "Age of the oldest row of a feed waiting to be drained (0 when none waits).",
+    ["feed"],
+    multiprocess_mode="livemax",
+)

@@ -205,7 +205,7 @@ class Worker:
         if scheduler is not None:
             tasks.append(asyncio.create_task(scheduler.run()))
         tasks += [asyncio.create_task(feed.run()) for feed in feeds]
-        depth = asyncio.create_task(_refresh_depth(consumers[0], self._stopping))
+        depth = asyncio.create_task(_refresh_depth(consumers[0], feeds, self._stopping))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
@@ -252,8 +252,15 @@ def _consumer(
     return manager
 
 
-async def _refresh_depth(consumer: QueueManager, stopping: asyncio.Event) -> None:
+async def _refresh_depth(
+    consumer: QueueManager, feeds: Sequence[FeedConsumer], stopping: asyncio.Event
+) -> None:
     while not stopping.is_set():
+        for feed in feeds:
+            try:
+                await feed.measure_backlog()
+            except Exception as error:
+                log.warning("feed_backlog_failed", feed=feed.definition.name, error=repr(error))
         try:
             counts: Counter[tuple[str, str]] = Counter()
             for row in await consumer.queries.queue_size():

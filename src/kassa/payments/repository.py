@@ -88,6 +88,12 @@ class ProcessorEventRepository:
         rows = await (await sql.connection(self.session)).fetch(_LOCK_NEXT_UNSETTLED, limit)
         return [sql.instance(ProcessorEvent, row) for row in rows]
 
+    async def unsettled(self) -> tuple[int, float | None]:
+        """How many events a batch may still take, and the oldest one's age in seconds."""
+        row = await (await sql.reading_connection(self.session)).fetchrow(_UNSETTLED)
+        assert row is not None
+        return row["count"], row["age"]
+
     async def hand_off_next(self, limit: int, now: datetime) -> list[uuid.UUID]:
         """Mark the oldest events a batch may settle, up to ``limit``, handed off ``now``."""
         rows = await (await sql.connection(self.session)).fetch(_HAND_OFF_NEXT, limit, now)
@@ -128,6 +134,10 @@ _LOCK_NEXT_UNSETTLED = """
     ORDER BY created_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+"""
+_UNSETTLED = """
+    SELECT count(*) AS count, extract(epoch FROM now() - min(created_at))::float8 AS age
+    FROM processor_events WHERE processed_at IS NULL AND handed_off_at IS NULL
 """
 _HAND_OFF_NEXT = """
     UPDATE processor_events SET handed_off_at = $2, modified_at = $2
