@@ -110,3 +110,69 @@ async def test_worker_killed_mid_settlement(database_url: str) -> None:
             await lock.close()
         worker.stop()
         server.stop()
+
+
+@pytest.mark.asyncio
+async def test_two_workers_drain_one_inbox_and_one_is_killed_midway(database_url: str) -> None:
+    """Sales confirmed while two workers drain the inbox, one of them SIGKILLed halfway:
+    every checkout gets exactly one order, and every order's `order.paid` arrives."""
+    server = start_kassa(database_url)
+    workers = [
+        spawn_kassa(["worker", "--concurrency", "4"], database_url, env=WORKER_ENV)
+        for _ in range(2)
+    ]
+    try:
+        with running_receiver() as receiver:
+            credentials = create_organization(database_url, "Two Workers Co")
+            headers = {"Authorization": f"Bearer {credentials.token}"}
+            async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as api:
+                endpoint = await api.post(
+                    "/v1/webhooks/endpoints",
+                    json={"url": receiver.url, "format": "raw", "events": ["order.paid"]},
+                )
+                assert endpoint.status_code == 201, endpoint.text
+                product = await api.post(
+                    "/v1/products/",
+                    json={"name": "Two", "prices": [{"amount_type": "fixed", "price_amount": 900}]},
+                )
+                checkouts = [
+                    (
+                        await api.post("/v1/checkouts/", json={"product_id": product.json()["id"]})
+                    ).json()
+                    for _ in range(40)
+                ]
+
+                async def pay(checkout: dict[str, str]) -> None:
+                    response = await api.post(
+                        f"/v1/checkouts/client/{checkout['client_secret']}/confirm", json=PAY
+                    )
+                    assert response.status_code == 200, response.text
+
+                await asyncio.gather(*(pay(c) for c in checkouts[:20]))
+                workers[0].kill()
+                await asyncio.gather(*(pay(c) for c in checkouts[20:]))
+
+                await asyncio.to_thread(receiver.wait_for, 40, 60)
+                await asyncio.sleep(1.0)
+                ids = [c["id"] for c in checkouts]
+                orders = await fetch_rows(
+                    database_url,
+                    "SELECT checkout_id::text AS checkout_id, id::text AS id FROM orders "
+                    "WHERE checkout_id::text = ANY($1::text[])",
+                    ids,
+                )
+                assert sorted(row["checkout_id"] for row in orders) == sorted(ids)
+                by_webhook: dict[str, str] = {}
+                for request in receiver.received:
+                    body = json.loads(request.body)
+                    assert body["type"] == "order.paid"
+                    # Delivered at least once; a repeat carries the same webhook-id.
+                    assert (
+                        by_webhook.setdefault(request.headers["webhook-id"], body["data"]["id"])
+                        == (body["data"]["id"])
+                    )
+                assert sorted(by_webhook.values()) == sorted(row["id"] for row in orders)
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.stop()
