@@ -175,16 +175,24 @@ async def _unsettled(sessionmaker: async_sessionmaker[AsyncSession]) -> set[uuid
         return set(rows)
 
 
+async def _confirmed(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[JSON, str, str, str]:
+    """A confirmed checkout and its one inbox event: (checkout, event id, inbox id, intent)."""
+    product = await create_product(client, tenant)
+    checkout = await create_checkout(client, tenant, product_id=product["id"])
+    assert (await confirm(client, checkout)).status_code == 200  # its event rode with the confirm
+    [(event_id, (inbox_id, intent, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
+    return checkout, event_id, inbox_id, intent
+
+
 async def test_an_event_stored_alongside_other_writes_is_stored_once_and_settled_once(
     client: httpx.AsyncClient,
     tenant: Tenant,
     sessionmaker: async_sessionmaker[AsyncSession],
     run_jobs: RunJobs,
 ) -> None:
-    product = await create_product(client, tenant)
-    checkout = await create_checkout(client, tenant, product_id=product["id"])
-    assert (await confirm(client, checkout)).status_code == 200  # its event rode with the confirm
-    [(event_id, (inbox_id, intent, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
+    checkout, event_id, inbox_id, intent = await _confirmed(client, tenant, sessionmaker)
     assert uuid.UUID(inbox_id) in await _unsettled(sessionmaker)  # the feed's to take
 
     async with session_scope(sessionmaker) as session:
@@ -221,10 +229,7 @@ async def test_events_handed_off_after_a_failed_batch_are_settled_by_their_own_j
     sessionmaker: async_sessionmaker[AsyncSession],
     run_jobs: RunJobs,
 ) -> None:
-    product = await create_product(client, tenant)
-    checkout = await create_checkout(client, tenant, product_id=product["id"])
-    assert (await confirm(client, checkout)).status_code == 200
-    [(event_id, (inbox_id, _, _))] = (await _inbox(sessionmaker, [checkout["id"]])).items()
+    checkout, event_id, inbox_id, _ = await _confirmed(client, tenant, sessionmaker)
     async with sessionmaker() as session:
         waiting, oldest = await inbox_backlog(session)
     assert waiting >= 1 and oldest is not None and oldest >= 0

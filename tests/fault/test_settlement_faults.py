@@ -48,6 +48,22 @@ async def _wait_for_blocked_insert(database_url: str, within: float = 30.0) -> N
     raise AssertionError("the settlement job never reached the order insert")
 
 
+async def _shop(api: httpx.AsyncClient, receiver_url: str, name: str, amount: int) -> str:
+    """An endpoint for ``order.paid`` at the receiver, and a product's id."""
+    endpoint = await api.post(
+        "/v1/webhooks/endpoints",
+        json={"url": receiver_url, "format": "raw", "events": ["order.paid"]},
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    product = await api.post(
+        "/v1/products/",
+        json={"name": name, "prices": [{"amount_type": "fixed", "price_amount": amount}]},
+    )
+    assert product.status_code == 201, product.text
+    product_id: str = product.json()["id"]
+    return product_id
+
+
 @pytest.mark.asyncio
 async def test_worker_killed_mid_settlement(database_url: str) -> None:
     server = start_kassa(database_url)
@@ -58,20 +74,9 @@ async def test_worker_killed_mid_settlement(database_url: str) -> None:
             credentials = create_organization(database_url, "Settlement Fault Co")
             headers = {"Authorization": f"Bearer {credentials.token}"}
             async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as api:
-                endpoint = await api.post(
-                    "/v1/webhooks/endpoints",
-                    json={"url": receiver.url, "format": "raw", "events": ["order.paid"]},
-                )
-                assert endpoint.status_code == 201, endpoint.text
-                product = await api.post(
-                    "/v1/products/",
-                    json={
-                        "name": "Fault",
-                        "prices": [{"amount_type": "fixed", "price_amount": 700}],
-                    },
-                )
+                product_id = await _shop(api, receiver.url, "Fault", 700)
                 checkout = (
-                    await api.post("/v1/checkouts/", json={"product_id": product.json()["id"]})
+                    await api.post("/v1/checkouts/", json={"product_id": product_id})
                 ).json()
 
                 lock = await _hold_order_items(database_url)
@@ -126,19 +131,9 @@ async def test_two_workers_drain_one_inbox_and_one_is_killed_midway(database_url
             credentials = create_organization(database_url, "Two Workers Co")
             headers = {"Authorization": f"Bearer {credentials.token}"}
             async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as api:
-                endpoint = await api.post(
-                    "/v1/webhooks/endpoints",
-                    json={"url": receiver.url, "format": "raw", "events": ["order.paid"]},
-                )
-                assert endpoint.status_code == 201, endpoint.text
-                product = await api.post(
-                    "/v1/products/",
-                    json={"name": "Two", "prices": [{"amount_type": "fixed", "price_amount": 900}]},
-                )
+                product_id = await _shop(api, receiver.url, "Two", 900)
                 checkouts = [
-                    (
-                        await api.post("/v1/checkouts/", json={"product_id": product.json()["id"]})
-                    ).json()
+                    (await api.post("/v1/checkouts/", json={"product_id": product_id})).json()
                     for _ in range(40)
                 ]
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 
-import asyncpg
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.jobs.feeds import feed
 from kassa.jobs.registry import Backoff, BatchContext, JobContext, batch_job, job
+from kassa.kit import sql
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS job_test_effects (
@@ -210,8 +210,10 @@ async def drain_feed_rows(session: AsyncSession, limit: int) -> int:
 
 
 async def _conflict_once(session: AsyncSession, keys: list[str]) -> None:
-    """A row keyed ``conflict*`` fails its first batch as a serialization failure would; an
-    effect ``conflicted:<key>``, committed on another connection, remembers it."""
+    """A row keyed ``conflict*`` fails its first batch with a serialization failure raised by
+    PostgreSQL (``kassa_changed_since_read``, migration 0009): through the ORM for a key ending
+    in ``orm``, on the plain asyncpg connection otherwise. An effect ``conflicted:<key>``,
+    committed on another connection, remembers it."""
     for key in keys:
         if not key.startswith("conflict"):
             continue
@@ -228,4 +230,8 @@ async def _conflict_once(session: AsyncSession, keys: list[str]) -> None:
                 {"key": f"conflicted:{key}"},
             )
             await other.commit()
-        raise asyncpg.exceptions.SerializationError("could not serialize access")
+        changed = "SELECT kassa_changed_since_read('feed_test_rows')"
+        if key.endswith("orm"):
+            await session.execute(text(changed))
+        else:
+            await (await sql.connection(session)).execute(changed)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.config import Settings
+from kassa.jobs import metrics
 from kassa.jobs.feeds import feed_definitions
 from kassa.kit.db import session_scope
 from tests.conftest import TEST_SECRET_KEY
@@ -60,6 +61,10 @@ async def _batches(sessionmaker: Sessionmaker) -> dict[str, int | None]:
         return {key: batch for key, batch in rows}
 
 
+async def _all_drained(sessionmaker: Sessionmaker) -> bool:
+    return all(batch is not None for batch in (await _batches(sessionmaker)).values())
+
+
 def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, {"feed": FEED, **labels}) or 0.0
 
@@ -84,13 +89,9 @@ async def test_rows_are_drained_in_batches_when_their_table_notifies(
     rows_before = _sample("kassa_feed_rows_total")
     async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]):
         await _insert(jobs_sessionmaker, "early")  # drained as the worker starts, or after
-
-        async def all_done() -> bool:
-            return all(batch is not None for batch in (await _batches(jobs_sessionmaker)).values())
-
-        await eventually(all_done, within=10.0)
+        await eventually(lambda: _all_drained(jobs_sessionmaker), within=10.0)
         await _insert(jobs_sessionmaker, *(f"row{n}" for n in range(12)))
-        await eventually(all_done, within=10.0)
+        await eventually(lambda: _all_drained(jobs_sessionmaker), within=10.0)
     batches = await _batches(jobs_sessionmaker)
     sizes: dict[int | None, int] = {}
     for batch in batches.values():
@@ -108,11 +109,7 @@ async def test_rows_without_a_notification_are_found_by_the_poll(
     settings = _settings(tmp_path_factory, poll_seconds=0.3)
     async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]):
         await _insert(jobs_sessionmaker, "quiet1", "quiet2", quiet=True)
-
-        async def done() -> bool:
-            return all(batch is not None for batch in (await _batches(jobs_sessionmaker)).values())
-
-        await eventually(done, within=5.0)
+        await eventually(lambda: _all_drained(jobs_sessionmaker), within=5.0)
 
 
 async def test_a_failing_batch_hands_its_rows_to_jobs_and_the_feed_goes_on(
@@ -145,14 +142,13 @@ async def test_a_batch_that_lost_a_conflict_runs_again_without_a_hand_off(
 ) -> None:
     settings = _settings(tmp_path_factory, poll_seconds=0.3)
     async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]):
-        await _insert(jobs_sessionmaker, "conflicted", "beside")
-
-        async def done() -> bool:
-            return all(batch is not None for batch in (await _batches(jobs_sessionmaker)).values())
-
-        await eventually(done, within=5.0)
+        # One conflict raised through the ORM, one on the plain asyncpg connection.
+        await _insert(jobs_sessionmaker, "conflicted", "conflicted_orm", "beside")
+        await eventually(lambda: _all_drained(jobs_sessionmaker), within=5.0)
     assert await effects(jobs_sessionmaker, "conflicted:conflicted")  # it did fail once
+    assert await effects(jobs_sessionmaker, "conflicted:conflicted_orm")
     assert not await effects(jobs_sessionmaker, "handed:conflicted")
+    assert not await effects(jobs_sessionmaker, "handed:conflicted_orm")
     assert not await effects(jobs_sessionmaker, "handed:beside")
 
 
@@ -160,25 +156,28 @@ async def test_the_worker_publishes_each_feeds_backlog(
     jobs_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     settings = _settings(tmp_path_factory, poll_seconds=30.0)
+    # Values no worker would publish: an earlier test's worker may have set the gauges.
+    metrics.FEED_BACKLOG.labels(FEED).set(-1)
+    metrics.FEED_OLDEST.labels(FEED).set(-1)
     async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]):
 
         async def published() -> bool:
-            return REGISTRY.get_sample_value("kassa_feed_backlog", {"feed": FEED}) is not None
+            return REGISTRY.get_sample_value("kassa_feed_backlog", {"feed": FEED}) != -1
 
         await eventually(published)
+    assert REGISTRY.get_sample_value("kassa_feed_backlog", {"feed": FEED}) == 0.0
     assert REGISTRY.get_sample_value("kassa_feed_oldest_seconds", {"feed": FEED}) == 0.0
 
 
 async def test_a_worker_with_a_feed_stops_promptly(
-    jobs_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    jobs_database_url: str,
+    jobs_sessionmaker: Sessionmaker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     settings = _settings(tmp_path_factory, poll_seconds=30.0)
     async with running_worker(jobs_database_url, settings, queues=[FEED_QUEUE]) as worker:
-        await eventually(lambda: _started(worker))
+        await _insert(jobs_sessionmaker, "running")  # drained: the feed is running
+        await eventually(lambda: _all_drained(jobs_sessionmaker))
         started = time.monotonic()
         worker.stop()
     assert time.monotonic() - started < 5.0
-
-
-async def _started(worker: object) -> bool:
-    return bool(getattr(worker, "_feeds", None))

@@ -32,10 +32,11 @@ from typing import Any
 
 import asyncpg
 import structlog
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.jobs import metrics
+from kassa.jobs.registry import name_of
 from kassa.kit import sql
 from kassa.kit.db import session_scope
 
@@ -76,7 +77,7 @@ def feed(
     ``backlog`` measures what waits, for the worker's metrics."""
 
     def register(drain: Drain) -> Drain:
-        name = f"{drain.__module__}:{drain.__qualname__}"
+        name = name_of(drain)
         _feeds[name] = FeedDefinition(
             name, channel, drain, hand_off, backlog, queue, batch_size, linger_seconds, in_flight
         )
@@ -211,12 +212,9 @@ class FeedConsumer:
 def _transient(error: BaseException) -> bool:
     """Whether the batch may simply run again: the database out of reach, or a conflict with
     a concurrent transaction (serialization failure, deadlock)."""
-    if isinstance(error, DBAPIError):  # through the ORM
-        if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+    cause: BaseException | None = error
+    if isinstance(error, DBAPIError):  # through the ORM: judge the driver's error beneath
+        if error.connection_invalidated:
             return True
-        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-        return sqlstate in _CONFLICT_STATES
-    return isinstance(error, (OSError, asyncpg.TransactionRollbackError, *sql.UNAVAILABLE))
-
-
-_CONFLICT_STATES = frozenset({"40001", "40P01"})
+        cause = error.orig.__cause__ if error.orig is not None else None
+    return isinstance(cause, (OSError, asyncpg.TransactionRollbackError, *sql.UNAVAILABLE))

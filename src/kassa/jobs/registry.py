@@ -191,7 +191,9 @@ _by_function: dict[Callable[..., Any], JobDefinition] = {}
 _periodic: dict[str, PeriodicDefinition] = {}
 
 
-def _name_of(func: Callable[..., Any]) -> str:
+def name_of(func: Callable[..., Any]) -> str:
+    """The name a worker knows a handler by, ``module:qualname`` (it must be importable and
+    awaitable: a module-level ``async def``)."""
     if "<locals>" in func.__qualname__:
         raise TypeError(f"{func.__qualname__}: jobs must be module-level functions")
     if not inspect.iscoroutinefunction(func):
@@ -227,7 +229,7 @@ def job(
         raise ValueError("max_attempts must be at least 1")
 
     def register(func: F) -> F:
-        name = _name_of(func)
+        name = name_of(func)
         payload_type = _payload_type(func)
         if payload_type is None:
             raise TypeError(f"{name}: the payload parameter must be annotated with a BaseModel")
@@ -269,7 +271,7 @@ def batch_job(
     )
 
     def register(func: F) -> F:
-        name = _name_of(func)
+        name = name_of(func)
         payloads = _payload_type(func, origin=list)
         if payloads is None:
             raise TypeError(
@@ -317,7 +319,7 @@ def periodic(
         raise ValueError(f"Invalid cron expression: {cron!r}")
 
     def register(func: F) -> F:
-        derived = _name_of(func)  # also checks that a worker can import and await it
+        derived = name_of(func)  # also checks that a worker can import and await it
         task_name = name or derived
 
         async def run(ctx: JobContext, payload: PeriodicRun) -> None:

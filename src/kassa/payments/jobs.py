@@ -62,7 +62,7 @@ async def process_processor_event(ctx: JobContext, payload: ProcessEvent) -> Non
 async def hand_off_inbox(session: AsyncSession, limit: int) -> int:
     """After a failed batch: the next ``limit`` unsettled events go to jobs of their own."""
     ids = await ProcessorEventRepository(session).hand_off_next(limit, utc_now())
-    await enqueue_many(session, process_processor_event, [ProcessEvent(inbox_id=i) for i in ids])
+    await enqueue_many(session, process_processor_event, _alone(ids))
     return len(ids)
 
 
@@ -93,8 +93,12 @@ async def settle_inbox(session: AsyncSession, limit: int) -> int:
 def _hand_off(session: AsyncSession, ids: Sequence[uuid.UUID], writes: sql.Writes) -> None:
     if ids:
         ProcessorEventRepository(session).hand_off(ids, utc_now(), writes)
-        payloads = [ProcessEvent(inbox_id=inbox_id) for inbox_id in ids]
-        enqueue_with(session, writes, process_processor_event, payloads)
+        enqueue_with(session, writes, process_processor_event, _alone(ids))
+
+
+def _alone(ids: Sequence[uuid.UUID]) -> list[ProcessEvent]:
+    """The payloads of ``process_processor_event`` jobs for these inbox events."""
+    return [ProcessEvent(inbox_id=inbox_id) for inbox_id in ids]
 
 
 @batch_job(max_size=100, max_in_flight=2, max_attempts=12, linger_seconds=0.015)
@@ -104,6 +108,4 @@ async def settle_processor_events(ctx: BatchContext, payloads: list[ProcessEvent
     from kassa.checkout.settlement_batch import settle_many
 
     left = await settle_many(ctx.session, [payload.inbox_id for payload in payloads])
-    await enqueue_many(
-        ctx.session, process_processor_event, [ProcessEvent(inbox_id=i) for i in left]
-    )
+    await enqueue_many(ctx.session, process_processor_event, _alone(left))
